@@ -1,0 +1,125 @@
+"""``make_app``: the gateway's FastAPI application over an ``OpenAIService`` (API layer).
+
+No Ray here: the Serve gateway builds this same app with Serve-handle model clients,
+and tests build it with in-process engines behind ``httpx.ASGITransport``.
+"""
+
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel
+
+from echoray import __version__
+from echoray.api.auth import Authenticator
+from echoray.api.errors import install_error_handlers, sse_error
+from echoray.api.middleware import RequestContextMiddleware
+from echoray.config import EchoRayConfig
+from echoray.metrics import GatewayMetrics
+from echoray.protocol import ChatCompletionRequest, CompletionRequest, ModelList
+from echoray.serving import OpenAIService
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def make_app(
+    service: OpenAIService,
+    config: EchoRayConfig,
+    metrics: GatewayMetrics | None = None,
+    *,
+    echo_request_id: bool = True,
+) -> FastAPI:
+    """Build the HTTP app. ``metrics`` must be the registry the service reports to.
+    Behind Ray Serve, set ``echo_request_id=False``: Serve's proxy already honours and
+    echoes ``x-request-id`` (and passes it to us), so echoing again would duplicate it."""
+    metrics = metrics or GatewayMetrics()
+    authenticator = Authenticator(config.auth)
+    Tenant = Annotated[str, Depends(authenticator)]
+
+    app = FastAPI(title="echoray", version=__version__)
+    install_error_handlers(app)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=config.limits.max_body_bytes,
+        metrics=metrics,
+        echo_request_id=echo_request_id,
+    )
+
+    def request_id(request: Request) -> str:
+        return str(request.state.request_id)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        models = await service.readiness()
+        ready = all(models.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "loading", "models": models},
+            status_code=200 if ready else 503,
+            headers=None if ready else {"retry-after": "2"},
+        )
+
+    @app.get("/metrics")
+    async def metrics_endpoint() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/v1/models", response_model=ModelList)
+    async def list_models(tenant: Tenant) -> ModelList:
+        return await service.list_models()
+
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat_completions(body: ChatCompletionRequest, request: Request, tenant: Tenant) -> Response:
+        rid = request_id(request)
+        if body.stream:
+            return await _sse(service.stream_chat(body, rid), rid)
+        return _json(await service.chat(body, rid))
+
+    @app.post("/v1/completions", response_model=None)
+    async def completions(body: CompletionRequest, request: Request, tenant: Tenant) -> Response:
+        rid = request_id(request)
+        if body.stream:
+            return await _sse(service.stream_completion(body, rid), rid)
+        return _json(await service.completion(body, rid))
+
+    return app
+
+
+def _json(model: BaseModel) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json", exclude_none=False))
+
+
+async def _sse(chunks: AsyncGenerator[BaseModel, None], request_id: str) -> StreamingResponse:
+    """Start the stream now so request errors become HTTP errors, then stream SSE."""
+    first = await anext(chunks)
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            yield _event(first)
+            async for chunk in chunks:
+                yield _event(chunk)
+        except Exception as exc:  # after the first byte, errors travel as an SSE event
+            yield sse_error(exc, request_id)
+        finally:
+            await chunks.aclose()  # a disconnected client cancels its generation
+        yield b"data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+def _event(chunk: BaseModel) -> bytes:
+    data = chunk.model_dump(mode="json")
+    if data.get("usage") is None:
+        data.pop("usage", None)
+    if data.get("echo") is None:
+        data.pop("echo", None)
+    for choice in data.get("choices", ()):
+        delta = choice.get("delta")
+        if delta is not None:  # OpenAI sends only the delta fields that are set
+            choice["delta"] = {k: v for k, v in delta.items() if v is not None}
+    return f"data: {json.dumps(data, separators=(',', ':'))}\n\n".encode()

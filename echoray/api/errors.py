@@ -1,0 +1,107 @@
+"""The one place errors become HTTP: OpenAI's ``{"error": {...}}`` JSON and SSE events.
+
+Malformed JSON is a 400; a body that parses but breaks the schema is a 422 naming the
+field. Unknown exceptions become a 500 that carries the request id; the traceback is
+logged, never sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from echoray.errors import EchoRayError
+
+log = logging.getLogger(__name__)
+
+
+def error_body(message: str, error_type: str, param: str | None = None, code: Any = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def unwrap(exc: BaseException) -> BaseException:
+    """Errors that crossed a Ray boundary arrive wrapped; get the original back."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException) and type(exc).__name__.startswith("RayTaskError"):
+        return cause
+    return exc
+
+
+def to_response(exc: BaseException, request_id: str) -> JSONResponse:
+    exc = unwrap(exc)
+    if isinstance(exc, EchoRayError):
+        headers = {"x-request-id": request_id}
+        if exc.retry_after is not None:
+            headers["retry-after"] = str(max(1, round(exc.retry_after)))
+        return JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code, headers=headers)
+    log.error("unhandled error in request %s", request_id, exc_info=exc)
+    return JSONResponse(
+        error_body(f"Internal server error (request id {request_id})", "internal_error"),
+        status_code=500,
+        headers={"x-request-id": request_id},
+    )
+
+
+def sse_error(exc: BaseException, request_id: str) -> bytes:
+    """The SSE event sent when a stream fails after its first byte."""
+    exc = unwrap(exc)
+    if isinstance(exc, EchoRayError):
+        body = {"error": exc.to_dict()}
+    else:
+        log.error("stream failed in request %s", request_id, exc_info=exc)
+        body = error_body(f"Internal server error (request id {request_id})", "internal_error")
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
+def _validation_response(exc: RequestValidationError, request_id: str) -> JSONResponse:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return JSONResponse(
+            error_body("The request body is not valid JSON.", "invalid_request_error", None, "invalid_json"),
+            status_code=400,
+            headers={"x-request-id": request_id},
+        )
+    first = errors[0] if errors else {}
+    location = [str(p) for p in first.get("loc", ()) if p != "body"]
+    param = ".".join(location) or None
+    message = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
+        for e in errors
+    )
+    return JSONResponse(
+        error_body(message, "invalid_request_error", param, "invalid_value"),
+        status_code=422,
+        headers={"x-request-id": request_id},
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    def request_id(request: Request) -> str:
+        return str(getattr(request.state, "request_id", "unknown"))
+
+    @app.exception_handler(RequestValidationError)
+    async def _on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(exc, request_id(request))
+
+    @app.exception_handler(EchoRayError)
+    async def _on_echoray(request: Request, exc: EchoRayError) -> JSONResponse:
+        return to_response(exc, request_id(request))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+        code = "payload_too_large" if exc.status_code == 413 else None
+        return JSONResponse(
+            error_body(str(exc.detail), kind, None, code), status_code=exc.status_code,
+            headers={"x-request-id": request_id(request)},
+        )
+
+    @app.exception_handler(Exception)
+    async def _on_unknown(request: Request, exc: Exception) -> JSONResponse:
+        return to_response(exc, request_id(request))

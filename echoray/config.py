@@ -1,0 +1,303 @@
+"""Configuration: one pydantic model, ``EchoRayConfig`` (core layer).
+
+The YAML file is a Ray Serve config file (``deployments/local.yaml``): the echoray
+application's ``args`` are the ``EchoRayConfig``, so the same file runs under
+``echoray serve``, ``serve run`` and a KubeRay RayService ``serveConfigV2``.
+
+Environment overrides use one prefix, ``ECHORAY_``, with ``__`` between nested keys and
+list indices as numbers: ``ECHORAY_SERVER__PORT=8001``,
+``ECHORAY_MODELS__0__SOURCE=/models/x.gguf``, ``ECHORAY_AUTH__API_KEYS='{"k1": "acme"}'``.
+Values are parsed as JSON when they parse, else taken as strings. Only the CLI and the
+app builder read the environment; everything else receives a config.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from echoray.errors import ConfigError
+
+ENV_PREFIX = "ECHORAY_"
+DEFAULT_CONFIG_PATH = Path("deployments/local.yaml")
+DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
+APP_IMPORT_PATH = "echoray.serve.app:build_app"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- engines: a union keyed on ``kind`` -------------------------------------------------
+
+
+class TorchEngineConfig(_Strict):
+    kind: Literal["torch"] = Field("torch", description="transformers on CPU or CUDA.")
+    max_num_seqs: int = Field(8, ge=1, le=256, description="Sequences decoded at once.")
+    max_queue: int = Field(64, ge=0, description="Requests waiting beyond max_num_seqs.")
+    num_threads: int | None = Field(
+        None, ge=1, description="torch intra-op threads; None keeps torch's default."
+    )
+
+
+class VLLMEngineConfig(_Strict):
+    kind: Literal["vllm"] = Field("vllm", description="vLLM's async engine; needs GPUs.")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs one replica shards over.")
+    gpu_memory_utilization: float = Field(
+        0.9, gt=0, le=1, description="Fraction of GPU memory vLLM may take."
+    )
+    max_num_seqs: int = Field(64, ge=1, description="Sequences decoded at once.")
+
+
+class FakeEngineConfig(_Strict):
+    kind: Literal["fake"] = Field("fake", description="Deterministic test engine, no model.")
+    reply: str | None = Field(
+        None, description="Fixed reply text; None derives a reply from the prompt."
+    )
+    token_delay_s: float = Field(0.0, ge=0, description="Sleep between streamed tokens.")
+    load_delay_s: float = Field(0.0, ge=0, description="Simulated model load time.")
+    fail_after_tokens: int | None = Field(
+        None, ge=0, description="Fault injection: raise EngineError after this many tokens."
+    )
+
+
+EngineConfig = Annotated[
+    TorchEngineConfig | VLLMEngineConfig | FakeEngineConfig, Field(discriminator="kind")
+]
+
+
+class AutoscalingConfig(_Strict):
+    min_replicas: int = Field(1, ge=0, description="Fewest replicas.")
+    max_replicas: int = Field(1, ge=1, description="Most replicas.")
+    target_ongoing_requests: float = Field(
+        4, gt=0, description="Ongoing requests per replica the autoscaler aims for."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AutoscalingConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("autoscaling.min_replicas must be <= max_replicas")
+        return self
+
+
+class DeploymentOptionsConfig(_Strict):
+    num_replicas: int = Field(1, ge=1, description="Fixed replica count (no autoscaling).")
+    autoscaling: AutoscalingConfig | None = Field(
+        None, description="Autoscaling bounds; when set, num_replicas is ignored."
+    )
+    max_ongoing_requests: int = Field(32, ge=1, description="Requests one replica takes.")
+    num_cpus: float = Field(0.5, ge=0, description="CPUs reserved per replica.")
+    num_gpus: float = Field(0, ge=0, description="GPUs reserved per replica.")
+    accelerator_type: str | None = Field(None, description="Ray accelerator type, e.g. H100.")
+
+
+class ModelSpec(_Strict):
+    name: str = Field(
+        DEFAULT_MODEL_NAME,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$",
+        description="The name clients send as `model`.",
+    )
+    source: str = Field(
+        f"builtin:{DEFAULT_MODEL_NAME}",
+        description="builtin:NAME, a local HF folder, a .gguf file, or an s3:// / gs:// URI.",
+    )
+    engine: EngineConfig = Field(
+        default_factory=TorchEngineConfig, description="Which engine runs the model."
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="auto: bfloat16 on CUDA, float32 on CPU."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA if present.")
+    max_model_len: int = Field(2048, ge=16, description="Prompt plus completion tokens, at most.")
+    deployment: DeploymentOptionsConfig = Field(
+        default_factory=DeploymentOptionsConfig, description="Ray Serve options."
+    )
+
+
+class StorageConfig(_Strict):
+    uri: str = Field("./data", description="LanceDB location: folder, s3://… or gs://….")
+
+
+class CacheConfig(_Strict):
+    dir: str = Field("./data/cache", description="Converted models and downloads live here.")
+
+
+class AuthConfig(_Strict):
+    enabled: bool = Field(False, description="Require `Authorization: Bearer <key>`.")
+    api_keys: dict[str, str] = Field(
+        default_factory=dict, description="API key -> tenant it acts for."
+    )
+    admin_keys: list[str] = Field(default_factory=list, description="Keys for /v1/admin/*.")
+    default_tenant: str = Field("default", description="Tenant used when auth is off.")
+
+    @model_validator(mode="after")
+    def _keys_when_enabled(self) -> AuthConfig:
+        if self.enabled and not self.api_keys:
+            raise ValueError(
+                "auth.enabled is true but auth.api_keys is empty: add keys "
+                "(ECHORAY_AUTH__API_KEYS='{\"<key>\": \"<tenant>\"}') or disable auth"
+            )
+        return self
+
+
+class LimitsConfig(_Strict):
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body.")
+    max_messages: int = Field(256, ge=1, description="Most messages in one chat request.")
+    max_tokens: int = Field(2048, ge=1, description="Largest `max_tokens` a request may ask.")
+    default_max_tokens: int = Field(256, ge=1, description="`max_tokens` when omitted.")
+    max_stop_sequences: int = Field(4, ge=0, description="Most stop strings per request.")
+    request_timeout_s: float = Field(300, gt=0, description="Longest a request may run.")
+
+
+class ServerConfig(_Strict):
+    host: str = Field("127.0.0.1", description="HTTP bind address for `echoray serve`.")
+    port: int = Field(8000, ge=1, le=65535, description="HTTP port.")
+    gateway: DeploymentOptionsConfig = Field(
+        default_factory=lambda: DeploymentOptionsConfig(num_cpus=0.25, max_ongoing_requests=256),
+        description="Ray Serve options of the gateway.",
+    )
+
+
+class EchoRayConfig(_Strict):
+    models: list[ModelSpec] = Field(
+        default_factory=lambda: [ModelSpec()], min_length=1, description="Served models."
+    )
+    storage: StorageConfig = Field(default_factory=StorageConfig, description="Durable data.")
+    cache: CacheConfig = Field(default_factory=CacheConfig, description="Local caches.")
+    auth: AuthConfig = Field(default_factory=AuthConfig, description="API keys and tenants.")
+    limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Request limits.")
+    server: ServerConfig = Field(default_factory=ServerConfig, description="HTTP server.")
+
+    @field_validator("models")
+    @classmethod
+    def _unique_names(cls, models: list[ModelSpec]) -> list[ModelSpec]:
+        names = [m.name for m in models]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"model names must be unique; repeated: {duplicates}")
+        return models
+
+    def with_absolute_paths(self, base: Path | None = None) -> EchoRayConfig:
+        """Local paths resolved against ``base`` (default: the current directory), so
+        Ray workers with another working directory find the same data."""
+        base = base or Path.cwd()
+
+        def absolute(value: str) -> str:
+            if "://" in value or value.startswith("builtin:"):
+                return value
+            return str((base / Path(value).expanduser()).resolve())
+
+        return self.model_copy(
+            update={
+                "storage": self.storage.model_copy(update={"uri": absolute(self.storage.uri)}),
+                "cache": self.cache.model_copy(update={"dir": absolute(self.cache.dir)}),
+                "models": [m.model_copy(update={"source": absolute(m.source)}) for m in self.models],
+            }
+        )
+
+    def model(self, name: str) -> ModelSpec | None:
+        """The spec named ``name``, or None."""
+        return next((m for m in self.models if m.name == name), None)
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+def load_config(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> EchoRayConfig:
+    """Read a Serve config YAML (or a bare EchoRayConfig YAML) and apply env overrides.
+
+    Raises:
+        ConfigError: the file is missing or unreadable, or a value is invalid; the message
+            names the field and what to fix.
+    """
+    file = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    try:
+        document = yaml.safe_load(file.read_text()) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {file}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {file} is not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ConfigError(f"config file {file} must hold a mapping at the top level")
+    return config_from_args(app_args_from_serve_config(document), environ)
+
+
+def app_args_from_serve_config(document: dict[str, Any]) -> dict[str, Any]:
+    """The echoray application's ``args`` from a Serve config; a bare config passes through."""
+    applications = document.get("applications")
+    if applications is None:
+        return document
+    for app in applications:
+        if app.get("import_path") == APP_IMPORT_PATH:
+            args = copy.deepcopy(dict(app.get("args") or {}))
+            # Serve's own http_options say where HTTP listens; keep one source of truth.
+            http = document.get("http_options") or {}
+            server = args.setdefault("server", {})
+            for key in ("host", "port"):
+                if key in http:
+                    server.setdefault(key, http[key])
+            return args
+    raise ConfigError(f"no application with import_path {APP_IMPORT_PATH!r} in the config")
+
+
+def config_from_args(
+    args: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None
+) -> EchoRayConfig:
+    """Validate builder args (plus environment overrides) into an ``EchoRayConfig``."""
+    data = apply_env_overrides(dict(args or {}), environ or {})
+    try:
+        return EchoRayConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid echoray config: {problems}") from exc
+
+
+def apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with every ``ECHORAY_A__B=value`` applied at ``a.b``."""
+    result = copy.deepcopy(data)
+    for key in sorted(environ):
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX:
+            continue
+        path = [part.lower() for part in key[len(ENV_PREFIX) :].split("__")]
+        _set_path(result, path, _parse_env_value(environ[key]), key)
+    return result
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _set_path(node: Any, path: list[str], value: Any, env_key: str) -> None:
+    for depth, part in enumerate(path):
+        last = depth == len(path) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"{env_key}: no list item {part!r} to override")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                if part == "models" and "models" not in node:
+                    # Overriding the default model list starts from its one default entry.
+                    node[part] = [ModelSpec().model_dump()]
+                node = node.setdefault(part, {})
+        else:
+            raise ConfigError(f"{env_key}: cannot override inside a scalar value")

@@ -1,0 +1,264 @@
+"""``TorchEngine``: transformers on CPU (or CUDA), streaming (engine layer).
+
+One worker thread owns the model and runs the decode loop; requests reach it through a
+queue and stream back through an asyncio queue per request, so the event loop never
+blocks on torch. Cancelling a request's iteration marks it cancelled and the worker drops
+it at the next step.
+
+The first load of a GGUF converts it once into the cache (see ``sources``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from echoray.config import ModelSpec, TorchEngineConfig
+from echoray.engines.base import GenerationChunk, GenerationRequest
+from echoray.engines.sampling import sample_token
+from echoray.engines.sources import ModelSource, cached_model_dir, resolve_source
+from echoray.engines.text import StopStringStream, check_context_length
+from echoray.errors import EchoRayError, EngineError, ModelNotReadyError, ServiceUnavailableError
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def convert_gguf(source: ModelSource, target: Path) -> None:
+    """Dequantise a GGUF with transformers and save it as a HF folder at ``target``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = str(source.path.parent), source.path.name
+    log.info("converting %s once into %s (takes ~30 s)", source.path, target)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    # The weights are dequantised now; forget the GGUF quantizer so saving is allowed.
+    model.hf_quantizer = None
+    model.config.__dict__.pop("quantization_config", None)
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+
+
+@dataclass
+class _Sequence:
+    """One request inside the worker."""
+
+    request: GenerationRequest
+    prompt_ids: list[int]
+    loop: asyncio.AbstractEventLoop
+    out: asyncio.Queue[GenerationChunk | BaseException]
+    cancelled: bool = False
+    generated: list[int] = field(default_factory=list)
+
+    def send(self, item: GenerationChunk | BaseException) -> None:
+        self.loop.call_soon_threadsafe(self.out.put_nowait, item)
+
+
+class TorchEngine:
+    """Streaming generation with transformers; see the module docstring."""
+
+    def __init__(self, spec: ModelSpec, cache_dir: Path) -> None:
+        if not isinstance(spec.engine, TorchEngineConfig):
+            raise TypeError("TorchEngine needs an engine config of kind 'torch'")
+        self.model_name = spec.name
+        self._spec = spec
+        self._config = spec.engine
+        self._cache_dir = cache_dir
+        self._source = resolve_source(spec.source)  # ConfigError now, not at first request
+        self._device = _pick_device(spec.device)
+        self._dtype = _pick_dtype(spec.dtype, self._device)
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._eos_ids: set[int] = set()
+        self._queue: queue.Queue[_Sequence | None] = queue.Queue()
+        self._pending = 0  # admitted, not finished; guarded by the GIL-atomic ops below
+        self._pending_lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._fatal: BaseException | None = None
+        self.load_seconds: float | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        started = time.perf_counter()
+        await asyncio.to_thread(self._load)
+        self.load_seconds = time.perf_counter() - started
+        self._worker = threading.Thread(target=self._run, name=f"engine-{self.model_name}")
+        self._worker.daemon = True
+        self._worker.start()
+        log.info("model %s ready in %.1f s on %s", self.model_name, self.load_seconds, self._device)
+
+    def _load(self) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if self._config.num_threads:
+            torch.set_num_threads(self._config.num_threads)
+        folder = cached_model_dir(self._source, self._cache_dir, convert_gguf)
+        self._tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=self._dtype)
+        self._model = model.to(self._device).eval()
+        self._eos_ids = _eos_ids(self._tokenizer, model)
+
+    async def check_health(self) -> None:
+        if self._fatal is not None:
+            raise EngineError(f"engine of {self.model_name} failed: {self._fatal!r}")
+        if self._worker is not None and not self._worker.is_alive():
+            raise EngineError(f"engine worker of {self.model_name} stopped")
+
+    async def shutdown(self) -> None:
+        if self._worker is not None:
+            self._queue.put(None)
+            await asyncio.to_thread(self._worker.join, 10)
+            self._worker = None
+        self._model = None
+
+    # --- requests -----------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "engine": "torch",
+            "device": str(self._device),
+            "dtype": str(self._dtype).removeprefix("torch."),
+            "max_model_len": self._spec.max_model_len,
+            "source": self._spec.source,
+        }
+
+    def count_tokens(self, text: str) -> int:
+        self._require_loaded()
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def render_prompt(self, request: GenerationRequest) -> str:
+        """The exact text the model sees: the chat template applied, or the raw prompt."""
+        self._require_loaded()
+        if request.prompt is not None:
+            return request.prompt
+        return str(
+            self._tokenizer.apply_chat_template(
+                list(request.messages or ()), add_generation_prompt=True, tokenize=False
+            )
+        )
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        self._require_loaded()
+        prompt = self.render_prompt(request)
+        prompt_ids = self._tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        check_context_length(len(prompt_ids), request.sampling.max_tokens, self._spec.max_model_len)
+        self._admit()
+        sequence = _Sequence(request, prompt_ids, asyncio.get_running_loop(), asyncio.Queue())
+        self._queue.put(sequence)
+        try:
+            while True:
+                item = await sequence.out.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.finish_reason is not None:
+                    return
+        finally:
+            sequence.cancelled = True  # no-op when finished; frees the slot when abandoned
+
+    def _require_loaded(self) -> None:
+        if self._model is None:
+            raise ModelNotReadyError(f"model {self.model_name} is still loading", retry_after=2)
+
+    def _admit(self) -> None:
+        limit = self._config.max_num_seqs + self._config.max_queue
+        with self._pending_lock:
+            if self._pending >= limit:
+                raise ServiceUnavailableError(
+                    f"model {self.model_name} has {self._pending} requests in flight "
+                    f"(limit {limit}); retry shortly",
+                    code="queue_full",
+                    retry_after=1,
+                )
+            self._pending += 1
+
+    def _release(self) -> None:
+        with self._pending_lock:
+            self._pending -= 1
+
+    # --- worker thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while (sequence := self._queue.get()) is not None:
+            try:
+                if not sequence.cancelled:
+                    with torch.inference_mode():
+                        self._decode(sequence)
+            except EchoRayError as exc:
+                sequence.send(exc)
+            except Exception as exc:  # keep serving others; surface it to this caller
+                log.exception("generation failed for %s", sequence.request.request_id)
+                sequence.send(EngineError(f"generation failed: {exc!r}"))
+            finally:
+                self._release()
+
+    def _decode(self, sequence: _Sequence) -> None:
+        params = sequence.request.sampling
+        generator = None
+        if params.seed is not None:
+            generator = torch.Generator(device=self._device).manual_seed(params.seed)
+        vocab = self._model.config.vocab_size
+        counts = torch.zeros(vocab, dtype=torch.int32, device=self._device)
+        stream = StopStringStream(params.stop)
+        n_prompt = len(sequence.prompt_ids)
+        inputs = torch.tensor([sequence.prompt_ids], device=self._device)
+        cache = None
+        text = ""
+        while not sequence.cancelled:
+            out = self._model(input_ids=inputs, cache=cache, use_cache=True, logits_to_keep=1)
+            cache = out.cache
+            token = sample_token(out.logits[0, -1], params, generator, counts)
+            if token in self._eos_ids:
+                sequence.send(GenerationChunk(stream.flush(text), n_prompt, len(sequence.generated), "stop"))
+                return
+            sequence.generated.append(token)
+            counts[token] += 1
+            text = self._tokenizer.decode(sequence.generated, skip_special_tokens=True)
+            new = stream.feed(text)
+            n_out = len(sequence.generated)
+            if stream.stopped:
+                sequence.send(GenerationChunk(new, n_prompt, n_out, "stop"))
+                return
+            if n_out >= params.max_tokens:
+                sequence.send(GenerationChunk(new + stream.flush(text), n_prompt, n_out, "length"))
+                return
+            if new:
+                sequence.send(GenerationChunk(new, n_prompt, n_out))
+            inputs = torch.tensor([[token]], device=self._device)
+
+
+def _pick_device(device: str) -> torch.device:
+    if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            from echoray.errors import ConfigError
+
+            raise ConfigError("device: cuda was asked for, but torch sees no CUDA device")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def _pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return _DTYPES[dtype]
+
+
+def _eos_ids(tokenizer: Any, model: Any) -> set[int]:
+    ids: set[int] = set()
+    for value in (tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, list):
+            ids.update(v for v in value if isinstance(v, int))
+    return ids

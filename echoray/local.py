@@ -1,0 +1,29 @@
+"""In-process wiring without Ray: engines in this process behind the same HTTP app.
+
+For tests, notebooks and benchmarks' no-server baselines. The Serve application in
+``echoray.serve`` wires the same service with deployment handles instead.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from echoray.api.app import make_app
+from echoray.config import EchoRayConfig
+from echoray.engines.factory import make_engine
+from echoray.engines.host import EngineHost
+from echoray.metrics import GatewayMetrics
+from echoray.serving import ModelClient, OpenAIService
+
+
+def make_local_hosts(config: EchoRayConfig) -> dict[str, EngineHost]:
+    """One (not yet started) ``EngineHost`` per configured model."""
+    return {spec.name: EngineHost(make_engine(spec, config.cache.dir)) for spec in config.models}
+
+
+def make_local_app(config: EchoRayConfig, hosts: dict[str, EngineHost]) -> FastAPI:
+    """The gateway app over in-process engine hosts."""
+    metrics = GatewayMetrics()
+    models: dict[str, ModelClient] = dict(hosts)
+    service = OpenAIService(models, config.limits, metrics)
+    return make_app(service, config, metrics)

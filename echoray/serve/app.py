@@ -1,0 +1,66 @@
+"""``build_app``: the Serve application builder (serve layer).
+
+``serve run deployments/local.yaml``, ``echoray serve`` and a KubeRay RayService all call
+``build_app(args)`` with the config's ``args``; environment overrides (``ECHORAY_*``)
+apply here, once, at build time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ray.serve import Application
+
+from echoray.config import DeploymentOptionsConfig, EchoRayConfig, config_from_args
+from echoray.serve.deployments import GatewayDeployment, InferenceDeployment
+
+
+def inference_deployment_name(model_name: str) -> str:
+    """A stable, Serve-safe deployment name for a model."""
+    return "Inference-" + re.sub(r"[^A-Za-z0-9_-]", "_", model_name)
+
+
+def deployment_options(options: DeploymentOptionsConfig) -> dict[str, Any]:
+    """Serve ``.options(...)`` from our config; autoscaling is always explicit."""
+    actor_options: dict[str, Any] = {"num_cpus": options.num_cpus, "num_gpus": options.num_gpus}
+    if options.accelerator_type:
+        actor_options["accelerator_type"] = options.accelerator_type
+    result: dict[str, Any] = {
+        "max_ongoing_requests": options.max_ongoing_requests,
+        "ray_actor_options": actor_options,
+        "health_check_period_s": 10,
+        "health_check_timeout_s": 30,
+    }
+    if options.autoscaling is not None:
+        result["autoscaling_config"] = {
+            "min_replicas": options.autoscaling.min_replicas,
+            "max_replicas": options.autoscaling.max_replicas,
+            "target_ongoing_requests": options.autoscaling.target_ongoing_requests,
+        }
+    else:
+        result["num_replicas"] = options.num_replicas
+    return result
+
+
+def build_app(args: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Application:
+    """Build the echoray Serve application from builder ``args`` (an ``EchoRayConfig``).
+
+    Raises:
+        ConfigError: the config is invalid, or a model source cannot be found.
+    """
+    config = config_from_args(args, os.environ if environ is None else environ)
+    return build_app_from_config(config.with_absolute_paths())
+
+
+def build_app_from_config(config: EchoRayConfig) -> Application:
+    models = {
+        spec.name: InferenceDeployment.options(
+            name=inference_deployment_name(spec.name), **deployment_options(spec.deployment)
+        ).bind(spec.model_dump(mode="json"), config.cache.dir)
+        for spec in config.models
+    }
+    gateway = GatewayDeployment.options(**deployment_options(config.server.gateway))
+    return gateway.bind(config.model_dump(mode="json"), models)

@@ -1,0 +1,42 @@
+import pickle
+
+import pytest
+
+from echoray import errors
+from echoray.api.errors import to_response
+
+
+@pytest.mark.parametrize(
+    ("cls", "status"),
+    [
+        (errors.InvalidRequestError, 400),
+        (errors.ContextLengthExceededError, 400),
+        (errors.AuthenticationError, 401),
+        (errors.PermissionDeniedError, 403),
+        (errors.ModelNotFoundError, 404),
+        (errors.ConflictError, 409),
+        (errors.PayloadTooLargeError, 413),
+        (errors.UnprocessableEntityError, 422),
+        (errors.RateLimitError, 429),
+        (errors.ModelNotReadyError, 503),
+        (errors.EngineError, 500),
+    ],
+)
+def test_every_error_survives_pickling_and_maps_to_its_status(cls: type, status: int) -> None:
+    original = cls("boom", param="p", retry_after=3)
+    copy = pickle.loads(pickle.dumps(original))
+    assert type(copy) is cls
+    assert (copy.message, copy.param, copy.code, copy.retry_after) == (
+        "boom", "p", original.code, 3,
+    )
+    response = to_response(copy, "rid-1")
+    assert response.status_code == status
+    assert response.headers["x-request-id"] == "rid-1"
+    assert response.headers["retry-after"] == "3"
+
+
+def test_unknown_exception_is_a_500_with_request_id_and_no_details() -> None:
+    response = to_response(RuntimeError("secret internals"), "rid-9")
+    assert response.status_code == 500
+    assert b"rid-9" in response.body
+    assert b"secret" not in response.body
