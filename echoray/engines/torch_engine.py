@@ -90,6 +90,8 @@ class TorchEngine:
     # --- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self._worker is not None:
+            return  # already loaded; hosts may share one engine
         started = time.perf_counter()
         await asyncio.to_thread(self._load)
         self.load_seconds = time.perf_counter() - started
@@ -132,6 +134,11 @@ class TorchEngine:
             "max_model_len": self._spec.max_model_len,
             "source": self._spec.source,
         }
+
+    @property
+    def in_flight(self) -> int:
+        """Requests admitted and not yet finished (decoding or queued)."""
+        return self._pending
 
     def count_tokens(self, text: str) -> int:
         self._require_loaded()

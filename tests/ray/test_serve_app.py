@@ -1,0 +1,128 @@
+"""The Serve application on a real local Ray cluster, over real HTTP, with the real model
+and the official openai client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from echoray.config import config_from_args
+from echoray.serve.app import build_app, build_app_from_config
+
+pytestmark = [pytest.mark.ray, pytest.mark.model]
+MODEL = "smollm2-135m-instruct"
+
+
+def wait_until(check, timeout: float = 180, interval: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture(scope="module")
+def main_app(serve_port: int, model_cache_dir: Path) -> Iterator[str]:
+    """The real model plus a slow-loading fake, deployed at '/'."""
+    from ray import serve
+
+    app = build_app(
+        {
+            "models": [
+                {"name": MODEL, "max_model_len": 1024,
+                 "deployment": {"num_cpus": 0.5, "max_ongoing_requests": 16}},
+                {"name": "slow-fake", "engine": {"kind": "fake", "load_delay_s": 6},
+                 "deployment": {"num_cpus": 0.1}},
+            ],
+            "cache": {"dir": str(model_cache_dir)},
+        },
+        environ={},
+    )
+    serve.run(app, name="echoray", route_prefix="/", blocking=False)
+    yield f"http://127.0.0.1:{serve_port}"
+    serve.delete("echoray")
+
+
+def test_readyz_turns_200_only_after_every_model_loaded(main_app: str) -> None:
+    wait_until(lambda: httpx.get(f"{main_app}/healthz", timeout=5).status_code == 200, 60)
+    first = httpx.get(f"{main_app}/readyz", timeout=10)
+    assert first.status_code == 503  # the fake takes 6 s to load, the real model longer
+    assert first.json()["models"]["slow-fake"] is False
+    wait_until(lambda: httpx.get(f"{main_app}/readyz", timeout=10).status_code == 200)
+    assert httpx.get(f"{main_app}/readyz", timeout=10).json()["models"] == {MODEL: True, "slow-fake": True}
+
+
+@pytest.fixture(scope="module")
+def client(main_app: str) -> openai.OpenAI:
+    wait_until(lambda: httpx.get(f"{main_app}/readyz", timeout=10).status_code == 200)
+    return openai.OpenAI(base_url=f"{main_app}/v1", api_key="unused", max_retries=0)
+
+
+def test_non_streaming_chat_with_the_real_model(client: openai.OpenAI) -> None:
+    reply = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "What is the capital of France?"}],
+        temperature=0, max_tokens=30,
+    )
+    assert "Paris" in reply.choices[0].message.content
+    assert reply.usage.prompt_tokens > 0 and 0 < reply.usage.completion_tokens <= 30
+
+
+def test_streaming_chat_arrives_chunk_by_chunk_then_usage(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Tell me about cats."}], temperature=0,
+        max_tokens=16, stream=True, stream_options={"include_usage": True},
+    )
+    arrivals, deltas, usage = [], [], None
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append(time.perf_counter())
+            deltas.append(chunk.choices[0].delta.content)
+        if chunk.usage:
+            usage = chunk.usage
+    assert len(deltas) >= 5
+    assert arrivals[-1] - arrivals[0] > 0.05  # spread over time: streamed, not buffered
+    assert usage is not None and usage.completion_tokens == 16
+
+
+def test_completion_models_and_errors(client: openai.OpenAI, main_app: str) -> None:
+    completion = client.completions.create(model=MODEL, prompt="Once upon a time", max_tokens=6, temperature=0)
+    assert completion.choices[0].text and completion.usage.completion_tokens == 6
+    assert {m.id for m in client.models.list().data} == {MODEL, "slow-fake"}
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="missing", messages=[{"role": "user", "content": "x"}])
+    too_long = client.with_options(max_retries=0)
+    with pytest.raises(openai.BadRequestError, match="context length"):
+        too_long.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "word " * 1200}], max_tokens=10
+        )
+    rid = httpx.get(f"{main_app}/v1/models", headers={"x-request-id": "trace-me-1"})
+    assert rid.headers.get_list("x-request-id") == ["trace-me-1"]
+    metrics = httpx.get(f"{main_app}/metrics").text
+    assert "echoray_time_to_first_token_seconds_count" in metrics
+
+
+def test_auth_app_under_a_route_prefix(serve_port: int) -> None:
+    from ray import serve
+
+    config = config_from_args({
+        "models": [{"name": "fake", "engine": {"kind": "fake"}, "deployment": {"num_cpus": 0.1}}],
+        "auth": {"enabled": True, "api_keys": {"sk-acme": "acme"}},
+        "server": {"gateway": {"num_cpus": 0.1}},
+    })
+    serve.run(build_app_from_config(config), name="secure", route_prefix="/secure", blocking=False)
+    try:
+        base = f"http://127.0.0.1:{serve_port}/secure"
+        wait_until(lambda: httpx.get(f"{base}/readyz", timeout=5).status_code == 200, 60)
+        good = openai.OpenAI(base_url=f"{base}/v1", api_key="sk-acme", max_retries=0)
+        assert good.chat.completions.create(model="fake", messages=[{"role": "user", "content": "hi"}]).choices
+        bad = openai.OpenAI(base_url=f"{base}/v1", api_key="sk-wrong", max_retries=0)
+        with pytest.raises(openai.AuthenticationError):
+            bad.models.list()
+    finally:
+        serve.delete("secure")
