@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from echoray import __version__
 from echoray.config import DEFAULT_CONFIG_PATH, DEFAULT_MODEL_NAME, EchoRayConfig, load_config
@@ -37,13 +38,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="echoray", description="echoray: memory-augmented LLM serving on Ray")
+    parser = argparse.ArgumentParser(
+        prog="echoray", description="echoray: memory-augmented LLM serving on Ray"
+    )
     sub = parser.add_subparsers(dest="command")
 
     serve = sub.add_parser("serve", help="start a local Ray cluster and the Serve application")
     serve.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH, help="Serve config YAML")
     serve.add_argument("--address", default=None, help="Ray address (default: start a local one)")
-    serve.add_argument("--ready-timeout", type=float, default=600, help="seconds to wait for /readyz")
+    serve.add_argument(
+        "--ready-timeout", type=float, default=600, help="seconds to wait for /readyz"
+    )
     serve.set_defaults(func=_serve)
 
     chat = sub.add_parser("chat", help="a streaming terminal chat (official openai client)")
@@ -76,7 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
         serve.start(http_options={"host": config.server.host, "port": config.server.port})
         serve.run(application, name=APP_NAME, route_prefix="/", blocking=False)
         base = f"http://{config.server.host}:{config.server.port}"
-        print(f"echoray: Serve application deployed; loading models (first start converts the model, ~30 s)…")
+        print("echoray: deployed; loading models (the very first start converts one, ~30 s)…")
         if _wait_ready(base, args.ready_timeout, stop):
             _print_hints(base, config)
         while not stop():
@@ -100,7 +105,7 @@ def _start_ray(address: str | None) -> None:
         ray.init(namespace=APP_NAME, include_dashboard=False)
 
 
-def _install_stop_handlers() -> "StopFlag":
+def _install_stop_handlers() -> StopFlag:
     flag = StopFlag()
     signal.signal(signal.SIGINT, flag.set)
     signal.signal(signal.SIGTERM, flag.set)
@@ -137,13 +142,15 @@ def _wait_ready(base: str, timeout: float, stop: StopFlag) -> bool:
 
 def _print_hints(base: str, config: EchoRayConfig) -> None:
     model = config.models[0].name
+    auth = "on" if config.auth.enabled else "OFF, local use only"
+    question = '{"role": "user", "content": "What is the capital of France?"}'
     print(
         f"""
-echoray is ready at {base}  (model: {model}; auth {'on' if config.auth.enabled else 'OFF — local only'})
+echoray is ready at {base}  (model: {model}; auth {auth})
 
 Try:
   curl -s {base}/v1/chat/completions -H 'Content-Type: application/json' \\
-    -d '{{"model": "{model}", "messages": [{{"role": "user", "content": "What is the capital of France?"}}]}}'
+    -d '{{"model": "{model}", "messages": [{question}]}}'
   .venv/bin/echoray chat --url {base} --model {model}
 
 Press Ctrl-C to stop.""",
@@ -158,7 +165,7 @@ def _chat(args: argparse.Namespace) -> int:
     from openai import OpenAI
 
     client = OpenAI(base_url=f"{args.url.rstrip('/')}/v1", api_key=args.api_key)
-    history: list[dict[str, str]] = []
+    history: list[Any] = []
     scripted = list(args.message or [])
     interactive = not scripted
     if interactive:
@@ -184,9 +191,10 @@ def _chat(args: argparse.Namespace) -> int:
         print("assistant> ", end="", flush=True)
         reply = []
         for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta.content:
-                reply.append(chunk.choices[0].delta.content)
-                print(chunk.choices[0].delta.content, end="", flush=True)
+            content = chunk.choices[0].delta.content if chunk.choices else None
+            if content:
+                reply.append(content)
+                print(content, end="", flush=True)
         print(flush=True)
         history.append({"role": "assistant", "content": "".join(reply)})
 

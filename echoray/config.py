@@ -141,7 +141,7 @@ class AuthConfig(_Strict):
         if self.enabled and not self.api_keys:
             raise ValueError(
                 "auth.enabled is true but auth.api_keys is empty: add keys "
-                "(ECHORAY_AUTH__API_KEYS='{\"<key>\": \"<tenant>\"}') or disable auth"
+                '(ECHORAY_AUTH__API_KEYS=\'{"<key>": "<tenant>"}\') or disable auth'
             )
         return self
 
@@ -197,7 +197,9 @@ class EchoRayConfig(_Strict):
             update={
                 "storage": self.storage.model_copy(update={"uri": absolute(self.storage.uri)}),
                 "cache": self.cache.model_copy(update={"dir": absolute(self.cache.dir)}),
-                "models": [m.model_copy(update={"source": absolute(m.source)}) for m in self.models],
+                "models": [
+                    m.model_copy(update={"source": absolute(m.source)}) for m in self.models
+                ],
             }
         )
 

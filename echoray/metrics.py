@@ -18,20 +18,31 @@ class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self.requests = Counter(
-            "echoray_requests", "HTTP requests by route and status", ["route", "method", "status"],
+            "echoray_requests",
+            "HTTP requests by route and status",
+            ["route", "method", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "echoray_request_latency_seconds", "HTTP request latency, to the last byte",
-            ["route", "method"], buckets=_LATENCY_BUCKETS, registry=self.registry,
+            "echoray_request_latency_seconds",
+            "HTTP request latency, to the last byte",
+            ["route", "method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.ttft = Histogram(
-            "echoray_time_to_first_token_seconds", "Time to the first generated token",
-            ["model"], buckets=_LATENCY_BUCKETS, registry=self.registry,
+            "echoray_time_to_first_token_seconds",
+            "Time to the first generated token",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.tpot = Histogram(
-            "echoray_time_per_output_token_seconds", "Decode time per output token after the first",
-            ["model"], buckets=_TOKEN_TIME_BUCKETS, registry=self.registry,
+            "echoray_time_per_output_token_seconds",
+            "Decode time per output token after the first",
+            ["model"],
+            buckets=_TOKEN_TIME_BUCKETS,
+            registry=self.registry,
         )
         self.tokens = Counter(
             "echoray_tokens", "Tokens processed", ["model", "direction"], registry=self.registry
@@ -42,7 +53,13 @@ class GatewayMetrics:
         self.latency.labels(route, method).observe(seconds)
 
     def observe_generation(
-        self, model: str, *, ttft_s: float, duration_s: float, prompt_tokens: int, completion_tokens: int
+        self,
+        model: str,
+        *,
+        ttft_s: float,
+        duration_s: float,
+        prompt_tokens: int,
+        completion_tokens: int,
     ) -> None:
         self.ttft.labels(model).observe(ttft_s)
         if completion_tokens > 1:

@@ -114,19 +114,27 @@ class OpenAIService:
         return GenerationRequest(request_id, self._sampling(request), messages=messages)
 
     async def chat(
-        self, request: ChatCompletionRequest, request_id: str, generation: GenerationRequest | None = None
+        self,
+        request: ChatCompletionRequest,
+        request_id: str,
+        generation: GenerationRequest | None = None,
     ) -> ChatCompletionResponse:
         generation = generation or self.chat_generation(request, request_id)
         text, last = await self._collect(request.model, generation)
         return ChatCompletionResponse(
             id=f"chatcmpl-{request_id}",
             model=request.model,
-            choices=[ChatChoice(message=AssistantMessage(content=text), finish_reason=last.finish_reason)],
+            choices=[
+                ChatChoice(message=AssistantMessage(content=text), finish_reason=last.finish_reason)
+            ],
             usage=_usage(last),
         )
 
     async def stream_chat(
-        self, request: ChatCompletionRequest, request_id: str, generation: GenerationRequest | None = None
+        self,
+        request: ChatCompletionRequest,
+        request_id: str,
+        generation: GenerationRequest | None = None,
     ) -> AsyncIterator[ChatCompletionChunk]:
         generation = generation or self.chat_generation(request, request_id)
         chunk_id, model = f"chatcmpl-{request_id}", request.model
@@ -135,7 +143,9 @@ class OpenAIService:
         stream = self._generate(model, generation)
         first = await anext(stream)  # raise request errors before any byte is sent
         yield ChatCompletionChunk(
-            id=chunk_id, model=model, created=created,
+            id=chunk_id,
+            model=model,
+            created=created,
             choices=[ChatChunkChoice(delta=DeltaMessage(role="assistant", content=""))],
         )
         last = first
@@ -143,17 +153,25 @@ class OpenAIService:
             last = chunk
             if chunk.text:
                 yield ChatCompletionChunk(
-                    id=chunk_id, model=model, created=created,
+                    id=chunk_id,
+                    model=model,
+                    created=created,
                     choices=[ChatChunkChoice(delta=DeltaMessage(content=chunk.text))],
                 )
         yield ChatCompletionChunk(
-            id=chunk_id, model=model, created=created,
+            id=chunk_id,
+            model=model,
+            created=created,
             choices=[ChatChunkChoice(delta=DeltaMessage(), finish_reason=last.finish_reason)],
         )
         if include_usage:
-            yield ChatCompletionChunk(id=chunk_id, model=model, created=created, choices=[], usage=_usage(last))
+            yield ChatCompletionChunk(
+                id=chunk_id, model=model, created=created, choices=[], usage=_usage(last)
+            )
 
-    def completion_generation(self, request: CompletionRequest, request_id: str) -> GenerationRequest:
+    def completion_generation(
+        self, request: CompletionRequest, request_id: str
+    ) -> GenerationRequest:
         self._client(request.model)
         return GenerationRequest(request_id, self._sampling(request), prompt=request.prompt)
 
@@ -178,17 +196,25 @@ class OpenAIService:
             last = chunk
             if chunk.text or chunk.finish_reason:
                 yield CompletionResponse(
-                    id=f"cmpl-{request_id}", model=request.model, created=created,
+                    id=f"cmpl-{request_id}",
+                    model=request.model,
+                    created=created,
                     choices=[CompletionChoice(text=chunk.text, finish_reason=chunk.finish_reason)],
                 )
         if include_usage and last is not None:
             yield CompletionResponse(
-                id=f"cmpl-{request_id}", model=request.model, created=created, choices=[], usage=_usage(last)
+                id=f"cmpl-{request_id}",
+                model=request.model,
+                created=created,
+                choices=[],
+                usage=_usage(last),
             )
 
     # --- engine stream with metrics -----------------------------------------------------
 
-    async def _collect(self, model: str, generation: GenerationRequest) -> tuple[str, GenerationChunk]:
+    async def _collect(
+        self, model: str, generation: GenerationRequest
+    ) -> tuple[str, GenerationChunk]:
         parts: list[str] = []
         last: GenerationChunk | None = None
         async for chunk in self._generate(model, generation):
@@ -197,7 +223,9 @@ class OpenAIService:
         assert last is not None, "engines always send a final chunk"
         return "".join(parts), last
 
-    async def _generate(self, model: str, generation: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+    async def _generate(
+        self, model: str, generation: GenerationRequest
+    ) -> AsyncIterator[GenerationChunk]:
         client = self._client(model)
         started = time.perf_counter()
         first_token_at: float | None = None
@@ -217,7 +245,9 @@ class OpenAIService:
             )
 
 
-async def _prepend(first: GenerationChunk, rest: AsyncIterator[GenerationChunk]) -> AsyncIterator[GenerationChunk]:
+async def _prepend(
+    first: GenerationChunk, rest: AsyncIterator[GenerationChunk]
+) -> AsyncIterator[GenerationChunk]:
     yield first
     async for chunk in rest:
         yield chunk

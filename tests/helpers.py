@@ -18,7 +18,9 @@ def fake_config(**overrides: Any) -> EchoRayConfig:
     return config_from_args(args)
 
 
-def asgi_clients(app: FastAPI, api_key: str = "none") -> tuple[httpx.AsyncClient, openai.AsyncOpenAI]:
+def asgi_clients(
+    app: FastAPI, api_key: str = "none"
+) -> tuple[httpx.AsyncClient, openai.AsyncOpenAI]:
     """An httpx client and the official openai client, both talking to ``app`` in process."""
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://echoray.test")
     client = openai.AsyncOpenAI(

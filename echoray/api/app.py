@@ -4,7 +4,6 @@ No Ray here: the Serve gateway builds this same app with Serve-handle model clie
 and tests build it with in-process engines behind ``httpx.ASGITransport``.
 """
 
-
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated
@@ -74,7 +73,9 @@ def make_app(
         return await service.list_models()
 
     @app.post("/v1/chat/completions", response_model=None)
-    async def chat_completions(body: ChatCompletionRequest, request: Request, tenant: Tenant) -> Response:
+    async def chat_completions(
+        body: ChatCompletionRequest, request: Request, tenant: Tenant
+    ) -> Response:
         rid = request_id(request)
         if body.stream:
             return await _sse(service.stream_chat(body, rid), rid)
@@ -94,7 +95,7 @@ def _json(model: BaseModel) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json", exclude_none=False))
 
 
-async def _sse(chunks: AsyncGenerator[BaseModel, None], request_id: str) -> StreamingResponse:
+async def _sse(chunks: AsyncIterator[BaseModel], request_id: str) -> StreamingResponse:
     """Start the stream now so request errors become HTTP errors, then stream SSE."""
     first = await anext(chunks)
 
@@ -106,7 +107,8 @@ async def _sse(chunks: AsyncGenerator[BaseModel, None], request_id: str) -> Stre
         except Exception as exc:  # after the first byte, errors travel as an SSE event
             yield sse_error(exc, request_id)
         finally:
-            await chunks.aclose()  # a disconnected client cancels its generation
+            if isinstance(chunks, AsyncGenerator):
+                await chunks.aclose()  # a disconnected client cancels its generation
         yield b"data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)

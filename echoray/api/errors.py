@@ -21,7 +21,9 @@ from echoray.errors import EchoRayError
 log = logging.getLogger(__name__)
 
 
-def error_body(message: str, error_type: str, param: str | None = None, code: Any = None) -> dict[str, Any]:
+def error_body(
+    message: str, error_type: str, param: str | None = None, code: Any = None
+) -> dict[str, Any]:
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 
@@ -63,7 +65,9 @@ def _validation_response(exc: RequestValidationError, request_id: str) -> JSONRe
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return JSONResponse(
-            error_body("The request body is not valid JSON.", "invalid_request_error", None, "invalid_json"),
+            error_body(
+                "The request body is not valid JSON.", "invalid_request_error", None, "invalid_json"
+            ),
             status_code=400,
             headers={"x-request-id": request_id},
         )
@@ -98,7 +102,8 @@ def install_error_handlers(app: FastAPI) -> None:
         kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
         code = "payload_too_large" if exc.status_code == 413 else None
         return JSONResponse(
-            error_body(str(exc.detail), kind, None, code), status_code=exc.status_code,
+            error_body(str(exc.detail), kind, None, code),
+            status_code=exc.status_code,
             headers={"x-request-id": request_id(request)},
         )
 

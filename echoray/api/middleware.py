@@ -54,7 +54,9 @@ class RequestContextMiddleware:
                 status = message["status"]
             if message["type"] == "http.response.start" and self.echo_request_id:
                 message.setdefault("headers", [])
-                message["headers"] = [h for h in message["headers"] if h[0].lower() != b"x-request-id"]
+                message["headers"] = [
+                    h for h in message["headers"] if h[0].lower() != b"x-request-id"
+                ]
                 message["headers"].append((b"x-request-id", rid.encode()))
             await send(message)
 
@@ -67,7 +69,9 @@ class RequestContextMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.metrics.observe_request(template, scope["method"], status, time.perf_counter() - started)
+            self.metrics.observe_request(
+                template, scope["method"], status, time.perf_counter() - started
+            )
 
 
 def too_large_message(limit: int) -> str:
@@ -91,11 +95,24 @@ def _limited(receive: Receive, limit: int) -> Receive:
 
 
 async def _send_too_large(send: Send, limit: int) -> None:
-    body = json.dumps({"error": {
-        "message": too_large_message(limit),
-        "type": "invalid_request_error", "param": None, "code": "payload_too_large",
-    }}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    body = json.dumps(
+        {
+            "error": {
+                "message": too_large_message(limit),
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "payload_too_large",
+            }
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

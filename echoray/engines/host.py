@@ -40,7 +40,9 @@ class EngineHost:
 
     async def is_ready(self) -> bool:
         load = self._load
-        return load is not None and load.done() and not load.cancelled() and load.exception() is None
+        return (
+            load is not None and load.done() and not load.cancelled() and load.exception() is None
+        )
 
     async def check_health(self) -> None:
         """Raise ``EngineError`` when the engine failed to load or is broken."""

@@ -41,7 +41,7 @@ def convert_gguf(source: ModelSource, target: Path) -> None:
     folder, name = str(source.path.parent), source.path.name
     log.info("converting %s once into %s (takes ~30 s)", source.path, target)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    model: Any = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     # The weights are dequantised now; forget the GGUF quantizer so saving is allowed.
     model.hf_quantizer = None
     model.config.__dict__.pop("quantization_config", None)
@@ -107,8 +107,9 @@ class TorchEngine:
             torch.set_num_threads(self._config.num_threads)
         folder = cached_model_dir(self._source, self._cache_dir, convert_gguf)
         self._tokenizer = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=self._dtype)
-        self._model = model.to(self._device).eval()
+        model: Any = AutoModelForCausalLM.from_pretrained(folder, dtype=self._dtype)
+        model.to(self._device)
+        self._model = model.eval()
         self._eos_ids = _eos_ids(self._tokenizer, model)
 
     async def check_health(self) -> None:
@@ -122,7 +123,7 @@ class TorchEngine:
             self._queue.put(None)
             await asyncio.to_thread(self._worker.join, 10)
             self._worker = None
-        self._model = None
+        self._model = None  # free the weights
 
     # --- requests -----------------------------------------------------------------------
 
@@ -227,7 +228,9 @@ class TorchEngine:
             cache = out.cache
             token = sample_token(out.logits[0, -1], params, generator, counts)
             if token in self._eos_ids:
-                sequence.send(GenerationChunk(stream.flush(text), n_prompt, len(sequence.generated), "stop"))
+                sequence.send(
+                    GenerationChunk(stream.flush(text), n_prompt, len(sequence.generated), "stop")
+                )
                 return
             sequence.generated.append(token)
             counts[token] += 1

@@ -45,7 +45,9 @@ def deployment_options(options: DeploymentOptionsConfig) -> dict[str, Any]:
     return result
 
 
-def build_app(args: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Application:
+def build_app(
+    args: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Application:
     """Build the echoray Serve application from builder ``args`` (an ``EchoRayConfig``).
 
     Raises:

@@ -13,7 +13,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from ray import serve
-from ray.serve.handle import DeploymentHandle
+from ray.serve import Deployment
+from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
 from echoray.api.app import make_app
 from echoray.api.errors import unwrap
@@ -76,6 +77,7 @@ class ServeModelClient:
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         response = self._stream.generate.remote(request)
+        assert isinstance(response, DeploymentResponseGenerator)  # stream=True handle
         try:
             async for chunk in response:
                 yield chunk
@@ -100,5 +102,5 @@ class Gateway:
         return make_app(self._service, self._config, self._metrics, echo_request_id=False)
 
 
-GatewayDeployment = serve.deployment(serve.ingress()(Gateway), name="Gateway")
-InferenceDeployment = serve.deployment(InferenceServer, name="Inference")
+GatewayDeployment: Deployment = serve.deployment(name="Gateway")(serve.ingress()(Gateway))
+InferenceDeployment: Deployment = serve.deployment(name="Inference")(InferenceServer)

@@ -19,15 +19,21 @@ async def test_chat_stream_completion_and_models(torch_engine: TorchEngine) -> N
     http, client = asgi_clients(make_local_app(config, {MODEL: host}))
     async with http:
         reply = await client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "What is the capital of France?"}],
-            temperature=0, max_tokens=30,
+            model=MODEL,
+            messages=[{"role": "user", "content": "What is the capital of France?"}],
+            temperature=0,
+            max_tokens=30,
         )
         assert "Paris" in reply.choices[0].message.content
         assert reply.usage.completion_tokens <= 30
 
         stream = await client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "Count to five."}], max_tokens=12,
-            temperature=0, stream=True, stream_options={"include_usage": True},
+            model=MODEL,
+            messages=[{"role": "user", "content": "Count to five."}],
+            max_tokens=12,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
         )
         deltas, usage = [], None
         async for chunk in stream:
@@ -38,7 +44,9 @@ async def test_chat_stream_completion_and_models(torch_engine: TorchEngine) -> N
         assert len(deltas) >= 3
         assert usage is not None and usage.completion_tokens == 12
 
-        completion = await client.completions.create(model=MODEL, prompt="The sky is", max_tokens=8, temperature=0)
+        completion = await client.completions.create(
+            model=MODEL, prompt="The sky is", max_tokens=8, temperature=0
+        )
         assert completion.choices[0].text.strip()
         assert completion.usage.completion_tokens <= 8
 

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.model
 QUESTION = ({"role": "user", "content": "What is the capital of France?"},)
 
 
-async def run(engine: TorchEngine, sampling: SamplingParams, messages=QUESTION) -> list[GenerationChunk]:
+async def run(
+    engine: TorchEngine, sampling: SamplingParams, messages=QUESTION
+) -> list[GenerationChunk]:
     return [c async for c in engine.generate(GenerationRequest("t", sampling, messages=messages))]
 
 
@@ -36,7 +38,9 @@ async def test_max_tokens_gives_length_and_exact_count(torch_engine: TorchEngine
 
 
 async def test_stop_string_cuts_the_text(torch_engine: TorchEngine) -> None:
-    full = "".join(c.text for c in await run(torch_engine, SamplingParams(temperature=0, max_tokens=40)))
+    full = "".join(
+        c.text for c in await run(torch_engine, SamplingParams(temperature=0, max_tokens=40))
+    )
     stop = full.split()[3]  # a word from the middle of the greedy answer
     cut = await run(torch_engine, SamplingParams(temperature=0, max_tokens=40, stop=(stop,)))
     text = "".join(c.text for c in cut)
@@ -49,7 +53,9 @@ async def test_same_seed_same_text_and_different_seed_differs(torch_engine: Torc
     prompt = ({"role": "user", "content": "Write a short poem about the sea."},)
 
     async def sample(seed: int) -> str:
-        chunks = await run(torch_engine, SamplingParams(temperature=1.0, seed=seed, max_tokens=24), prompt)
+        chunks = await run(
+            torch_engine, SamplingParams(temperature=1.0, seed=seed, max_tokens=24), prompt
+        )
         return "".join(c.text for c in chunks)
 
     first = await sample(1234)
@@ -65,10 +71,14 @@ async def test_too_long_prompt_is_rejected_before_generation(torch_engine: Torch
 
 async def test_cancelled_stream_frees_its_slot(torch_engine: TorchEngine) -> None:
     for _ in range(4):  # more than max_num_seqs + max_queue (3) abandoned streams
-        stream = torch_engine.generate(GenerationRequest("c", SamplingParams(max_tokens=200), messages=QUESTION))
+        stream = torch_engine.generate(
+            GenerationRequest("c", SamplingParams(max_tokens=200), messages=QUESTION)
+        )
         await anext(stream)
         await stream.aclose()
-    chunks = await asyncio.wait_for(run(torch_engine, SamplingParams(temperature=0, max_tokens=3)), 60)
+    chunks = await asyncio.wait_for(
+        run(torch_engine, SamplingParams(temperature=0, max_tokens=3)), 60
+    )
     assert chunks[-1].completion_tokens == 3
 
 

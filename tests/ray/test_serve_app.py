@@ -35,10 +35,16 @@ def main_app(serve_port: int, model_cache_dir: Path) -> Iterator[str]:
     app = build_app(
         {
             "models": [
-                {"name": MODEL, "max_model_len": 1024,
-                 "deployment": {"num_cpus": 0.5, "max_ongoing_requests": 16}},
-                {"name": "slow-fake", "engine": {"kind": "fake", "load_delay_s": 6},
-                 "deployment": {"num_cpus": 0.1}},
+                {
+                    "name": MODEL,
+                    "max_model_len": 1024,
+                    "deployment": {"num_cpus": 0.5, "max_ongoing_requests": 16},
+                },
+                {
+                    "name": "slow-fake",
+                    "engine": {"kind": "fake", "load_delay_s": 6},
+                    "deployment": {"num_cpus": 0.1},
+                },
             ],
             "cache": {"dir": str(model_cache_dir)},
         },
@@ -55,7 +61,10 @@ def test_readyz_turns_200_only_after_every_model_loaded(main_app: str) -> None:
     assert first.status_code == 503  # the fake takes 6 s to load, the real model longer
     assert first.json()["models"]["slow-fake"] is False
     wait_until(lambda: httpx.get(f"{main_app}/readyz", timeout=10).status_code == 200)
-    assert httpx.get(f"{main_app}/readyz", timeout=10).json()["models"] == {MODEL: True, "slow-fake": True}
+    assert httpx.get(f"{main_app}/readyz", timeout=10).json()["models"] == {
+        MODEL: True,
+        "slow-fake": True,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +75,10 @@ def client(main_app: str) -> openai.OpenAI:
 
 def test_non_streaming_chat_with_the_real_model(client: openai.OpenAI) -> None:
     reply = client.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": "What is the capital of France?"}],
-        temperature=0, max_tokens=30,
+        model=MODEL,
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+        temperature=0,
+        max_tokens=30,
     )
     assert "Paris" in reply.choices[0].message.content
     assert reply.usage.prompt_tokens > 0 and 0 < reply.usage.completion_tokens <= 30
@@ -75,8 +86,12 @@ def test_non_streaming_chat_with_the_real_model(client: openai.OpenAI) -> None:
 
 def test_streaming_chat_arrives_chunk_by_chunk_then_usage(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": "Tell me about cats."}], temperature=0,
-        max_tokens=16, stream=True, stream_options={"include_usage": True},
+        model=MODEL,
+        messages=[{"role": "user", "content": "Tell me about cats."}],
+        temperature=0,
+        max_tokens=16,
+        stream=True,
+        stream_options={"include_usage": True},
     )
     arrivals, deltas, usage = [], [], None
     for chunk in stream:
@@ -91,7 +106,9 @@ def test_streaming_chat_arrives_chunk_by_chunk_then_usage(client: openai.OpenAI)
 
 
 def test_completion_models_and_errors(client: openai.OpenAI, main_app: str) -> None:
-    completion = client.completions.create(model=MODEL, prompt="Once upon a time", max_tokens=6, temperature=0)
+    completion = client.completions.create(
+        model=MODEL, prompt="Once upon a time", max_tokens=6, temperature=0
+    )
     assert completion.choices[0].text and completion.usage.completion_tokens == 6
     assert {m.id for m in client.models.list().data} == {MODEL, "slow-fake"}
     with pytest.raises(openai.NotFoundError):
@@ -110,17 +127,23 @@ def test_completion_models_and_errors(client: openai.OpenAI, main_app: str) -> N
 def test_auth_app_under_a_route_prefix(serve_port: int) -> None:
     from ray import serve
 
-    config = config_from_args({
-        "models": [{"name": "fake", "engine": {"kind": "fake"}, "deployment": {"num_cpus": 0.1}}],
-        "auth": {"enabled": True, "api_keys": {"sk-acme": "acme"}},
-        "server": {"gateway": {"num_cpus": 0.1}},
-    })
+    config = config_from_args(
+        {
+            "models": [
+                {"name": "fake", "engine": {"kind": "fake"}, "deployment": {"num_cpus": 0.1}}
+            ],
+            "auth": {"enabled": True, "api_keys": {"sk-acme": "acme"}},
+            "server": {"gateway": {"num_cpus": 0.1}},
+        }
+    )
     serve.run(build_app_from_config(config), name="secure", route_prefix="/secure", blocking=False)
     try:
         base = f"http://127.0.0.1:{serve_port}/secure"
         wait_until(lambda: httpx.get(f"{base}/readyz", timeout=5).status_code == 200, 60)
         good = openai.OpenAI(base_url=f"{base}/v1", api_key="sk-acme", max_retries=0)
-        assert good.chat.completions.create(model="fake", messages=[{"role": "user", "content": "hi"}]).choices
+        assert good.chat.completions.create(
+            model="fake", messages=[{"role": "user", "content": "hi"}]
+        ).choices
         bad = openai.OpenAI(base_url=f"{base}/v1", api_key="sk-wrong", max_retries=0)
         with pytest.raises(openai.AuthenticationError):
             bad.models.list()

@@ -45,7 +45,9 @@ async def test_streaming_chat_sends_role_deltas_finish_usage_and_done(clients) -
     assert text == "You said: hello there"
     assert chunks[-2].choices[0].finish_reason == "stop"
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 4
-    raw = await http.post("/v1/chat/completions", json={"model": "fake", "messages": MESSAGES, "stream": True})
+    raw = await http.post(
+        "/v1/chat/completions", json={"model": "fake", "messages": MESSAGES, "stream": True}
+    )
     assert raw.headers["content-type"].startswith("text/event-stream")
     assert raw.text.rstrip().endswith("data: [DONE]")
     assert '"usage"' not in raw.text  # only with stream_options.include_usage
@@ -66,17 +68,39 @@ async def test_completion_and_models(clients) -> None:
         (b"{not json", 400, None),
         (json.dumps({"model": "nope", "messages": MESSAGES}).encode(), 404, "model"),
         (json.dumps({"model": "fake", "messages": []}).encode(), 422, "messages"),
-        (json.dumps({"model": "fake", "messages": [{"role": "wizard", "content": "x"}]}).encode(), 422, "messages.0.role"),
-        (json.dumps({"model": "fake", "messages": MESSAGES, "max_tokens": 0}).encode(), 422, "max_tokens"),
-        (json.dumps({"model": "fake", "messages": MESSAGES, "max_tokens": 10**6}).encode(), 422, "max_tokens"),
+        (
+            json.dumps(
+                {"model": "fake", "messages": [{"role": "wizard", "content": "x"}]}
+            ).encode(),
+            422,
+            "messages.0.role",
+        ),
+        (
+            json.dumps({"model": "fake", "messages": MESSAGES, "max_tokens": 0}).encode(),
+            422,
+            "max_tokens",
+        ),
+        (
+            json.dumps({"model": "fake", "messages": MESSAGES, "max_tokens": 10**6}).encode(),
+            422,
+            "max_tokens",
+        ),
         (json.dumps({"model": "fake", "messages": MESSAGES, "n": 2}).encode(), 422, "n"),
-        (json.dumps({"model": "fake", "messages": MESSAGES, "temperature": 5}).encode(), 422, "temperature"),
+        (
+            json.dumps({"model": "fake", "messages": MESSAGES, "temperature": 5}).encode(),
+            422,
+            "temperature",
+        ),
         (json.dumps({"messages": MESSAGES}).encode(), 422, "model"),
     ],
 )
-async def test_bad_requests_get_openai_error_json(clients, body: bytes, status: int, param: str | None) -> None:
+async def test_bad_requests_get_openai_error_json(
+    clients, body: bytes, status: int, param: str | None
+) -> None:
     http, _ = clients
-    response = await http.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+    response = await http.post(
+        "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
+    )
     assert response.status_code == status
     error = response.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
@@ -94,8 +118,12 @@ async def test_openai_client_raises_typed_errors(clients) -> None:
 
 async def test_oversized_body_is_413_with_and_without_content_length(clients) -> None:
     http, _ = clients
-    big = json.dumps({"model": "fake", "messages": [{"role": "user", "content": "x" * 2_000_000}]}).encode()
-    response = await http.post("/v1/chat/completions", content=big, headers={"content-type": "application/json"})
+    big = json.dumps(
+        {"model": "fake", "messages": [{"role": "user", "content": "x" * 2_000_000}]}
+    ).encode()
+    response = await http.post(
+        "/v1/chat/completions", content=big, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
 
@@ -103,7 +131,9 @@ async def test_oversized_body_is_413_with_and_without_content_length(clients) ->
         for start in range(0, len(big), 65536):
             yield big[start : start + 65536]
 
-    response = await http.post("/v1/chat/completions", content=chunked(), headers={"content-type": "application/json"})
+    response = await http.post(
+        "/v1/chat/completions", content=chunked(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
 
 
@@ -112,18 +142,33 @@ async def test_request_id_is_honoured_or_generated(clients) -> None:
     mine = await http.get("/healthz", headers={"x-request-id": "abc-123"})
     assert mine.headers["x-request-id"] == "abc-123"
     made = await http.get("/healthz", headers={"x-request-id": "bad id with spaces"})
-    assert made.headers["x-request-id"] != "bad id with spaces" and len(made.headers["x-request-id"]) == 32
-    reply = await http.post("/v1/chat/completions", json={"model": "fake", "messages": MESSAGES}, headers={"x-request-id": "r-7"})
+    assert (
+        made.headers["x-request-id"] != "bad id with spaces"
+        and len(made.headers["x-request-id"]) == 32
+    )
+    reply = await http.post(
+        "/v1/chat/completions",
+        json={"model": "fake", "messages": MESSAGES},
+        headers={"x-request-id": "r-7"},
+    )
     assert reply.json()["id"] == "chatcmpl-r-7"
 
 
 async def test_metrics_count_requests_tokens_and_latency(clients) -> None:
     http, client = clients
     await client.chat.completions.create(model="fake", messages=MESSAGES)
-    await http.post("/v1/chat/completions", content=b"{", headers={"content-type": "application/json"})
+    await http.post(
+        "/v1/chat/completions", content=b"{", headers={"content-type": "application/json"}
+    )
     text = (await http.get("/metrics")).text
-    assert 'echoray_requests_total{method="POST",route="/v1/chat/completions",status="200"} 1.0' in text
-    assert 'echoray_requests_total{method="POST",route="/v1/chat/completions",status="400"} 1.0' in text
+    assert (
+        'echoray_requests_total{method="POST",route="/v1/chat/completions",status="200"} 1.0'
+        in text
+    )
+    assert (
+        'echoray_requests_total{method="POST",route="/v1/chat/completions",status="400"} 1.0'
+        in text
+    )
     assert 'echoray_tokens_total{direction="out",model="fake"} 4.0' in text
     assert "echoray_time_to_first_token_seconds_count" in text
     assert "echoray_time_per_output_token_seconds_count" in text
@@ -131,10 +176,12 @@ async def test_metrics_count_requests_tokens_and_latency(clients) -> None:
 
 
 async def test_readyz_is_503_until_every_model_loaded() -> None:
-    config = fake_config(models=[
-        {"name": "fast", "engine": {"kind": "fake"}},
-        {"name": "slow", "engine": {"kind": "fake", "load_delay_s": 0.3}},
-    ])
+    config = fake_config(
+        models=[
+            {"name": "fast", "engine": {"kind": "fake"}},
+            {"name": "slow", "engine": {"kind": "fake", "load_delay_s": 0.3}},
+        ]
+    )
     hosts = make_local_hosts(config)
     http, client = asgi_clients(make_local_app(config, hosts))
     async with http:
@@ -179,12 +226,16 @@ async def test_unknown_route_is_openai_shaped_404(clients) -> None:
 
 
 async def test_error_after_first_chunk_becomes_sse_error_event() -> None:
-    config = fake_config(models=[{"name": "fake", "engine": {"kind": "fake", "fail_after_tokens": 2}}])
+    config = fake_config(
+        models=[{"name": "fake", "engine": {"kind": "fake", "fail_after_tokens": 2}}]
+    )
     hosts = make_local_hosts(config)
     await hosts["fake"].wait_ready()
     http, _ = asgi_clients(make_local_app(config, hosts))
     async with http:
-        response = await http.post("/v1/chat/completions", json={"model": "fake", "messages": MESSAGES, "stream": True})
+        response = await http.post(
+            "/v1/chat/completions", json={"model": "fake", "messages": MESSAGES, "stream": True}
+        )
     assert response.status_code == 200
     events = [line for line in response.text.splitlines() if line.startswith("data: ")]
     contents = [json.loads(e[6:])["choices"][0]["delta"].get("content") for e in events[1:3]]

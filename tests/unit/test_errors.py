@@ -27,7 +27,10 @@ def test_every_error_survives_pickling_and_maps_to_its_status(cls: type, status:
     copy = pickle.loads(pickle.dumps(original))
     assert type(copy) is cls
     assert (copy.message, copy.param, copy.code, copy.retry_after) == (
-        "boom", "p", original.code, 3,
+        "boom",
+        "p",
+        original.code,
+        3,
     )
     response = to_response(copy, "rid-1")
     assert response.status_code == status

@@ -7,7 +7,9 @@ from echoray.errors import ContextLengthExceededError, ModelNotReadyError
 
 
 def spec(**engine: object) -> ModelSpec:
-    return ModelSpec.model_validate({"name": "fake", "engine": {"kind": "fake", **engine}, "max_model_len": 300})
+    return ModelSpec.model_validate(
+        {"name": "fake", "engine": {"kind": "fake", **engine}, "max_model_len": 300}
+    )
 
 
 async def collect(engine: FakeEngine, request: GenerationRequest) -> tuple[str, object]:
@@ -31,9 +33,13 @@ async def test_reply_is_deterministic_and_usage_exact() -> None:
 async def test_max_tokens_and_stop() -> None:
     engine = FakeEngine(spec(reply="a b c d e"))
     await engine.start()
-    text, last = await collect(engine, GenerationRequest("r", SamplingParams(max_tokens=2), prompt="x"))
+    text, last = await collect(
+        engine, GenerationRequest("r", SamplingParams(max_tokens=2), prompt="x")
+    )
     assert (text, last.finish_reason) == ("a b", "length")
-    text, last = await collect(engine, GenerationRequest("r", SamplingParams(stop=(" c",)), prompt="x"))
+    text, last = await collect(
+        engine, GenerationRequest("r", SamplingParams(stop=(" c",)), prompt="x")
+    )
     assert (text, last.finish_reason) == ("a b", "stop")
 
 
@@ -43,4 +49,6 @@ async def test_not_ready_and_too_long() -> None:
         await collect(engine, GenerationRequest("r", prompt="x"))
     await engine.start()
     with pytest.raises(ContextLengthExceededError):
-        await collect(engine, GenerationRequest("r", SamplingParams(max_tokens=299), prompt="a b c"))
+        await collect(
+            engine, GenerationRequest("r", SamplingParams(max_tokens=299), prompt="a b c")
+        )
