@@ -46,6 +46,8 @@ __all__ = ["BENCHMARKS", "BenchContext", "BenchResult", "RunOutcome", "run_bench
 # name -> module exposing run(ctx) -> BenchResult. Add a benchmark with one line here.
 BENCHMARKS: Mapping[str, str] = MappingProxyType(
     {
+        "inference": "benchmarks.inference",
+        "chain": "benchmarks.chain",
         "retrieval": "benchmarks.retrieval.bench",
     }
 )

@@ -64,3 +64,10 @@ def ratio(value: float, baseline: float) -> float | None:
     if baseline == 0:
         return None
     return value / baseline
+
+
+def format_spread(summary: dict[str, float | int], digits: int = 1) -> str:
+    """``median [min-max]`` from a :func:`summarize` result, for tables."""
+    return (
+        f"{summary['median']:.{digits}f} [{summary['min']:.{digits}f}-{summary['max']:.{digits}f}]"
+    )

@@ -61,7 +61,10 @@ class _Sequence:
     generated: list[int] = field(default_factory=list)
 
     def send(self, item: GenerationChunk | BaseException) -> None:
-        self.loop.call_soon_threadsafe(self.out.put_nowait, item)
+        try:
+            self.loop.call_soon_threadsafe(self.out.put_nowait, item)
+        except RuntimeError:  # the caller's event loop is gone: nobody is listening
+            self.cancelled = True
 
 
 class TorchEngine:
@@ -81,7 +84,9 @@ class TorchEngine:
         self._tokenizer: Any = None
         self._eos_ids: set[int] = set()
         self._queue: queue.Queue[_Sequence | None] = queue.Queue()
-        self._pending = 0  # admitted, not finished; guarded by the GIL-atomic ops below
+        # Admitted and not yet returned to the caller. Counted on the caller's side (admit
+        # in generate, release in its finally) so every admission is released exactly once.
+        self._pending = 0
         self._pending_lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._fatal: BaseException | None = None
@@ -163,8 +168,8 @@ class TorchEngine:
         check_context_length(len(prompt_ids), request.sampling.max_tokens, self._spec.max_model_len)
         self._admit()
         sequence = _Sequence(request, prompt_ids, asyncio.get_running_loop(), asyncio.Queue())
-        self._queue.put(sequence)
         try:
+            self._queue.put(sequence)
             while True:
                 item = await sequence.out.get()
                 if isinstance(item, BaseException):
@@ -173,7 +178,8 @@ class TorchEngine:
                 if item.finish_reason is not None:
                     return
         finally:
-            sequence.cancelled = True  # no-op when finished; frees the slot when abandoned
+            sequence.cancelled = True  # no-op when finished; the worker drops it when abandoned
+            self._release()
 
     def _require_loaded(self) -> None:
         if self._model is None:
@@ -208,8 +214,6 @@ class TorchEngine:
             except Exception as exc:  # keep serving others; surface it to this caller
                 log.exception("generation failed for %s", sequence.request.request_id)
                 sequence.send(EngineError(f"generation failed: {exc!r}"))
-            finally:
-                self._release()
 
     def _decode(self, sequence: _Sequence) -> None:
         params = sequence.request.sampling

@@ -83,13 +83,16 @@ async def test_cancelled_stream_frees_its_slot(torch_engine: TorchEngine) -> Non
 
 
 async def test_full_queue_is_refused_with_retry_after(torch_engine: TorchEngine) -> None:
-    async def consume(i: int) -> None:
-        await run(torch_engine, SamplingParams(max_tokens=30))
+    story = ({"role": "user", "content": "Write a very long story about the sea."},)
 
-    tasks = [asyncio.create_task(consume(i)) for i in range(3)]  # max_num_seqs 2 + max_queue 1
+    async def consume() -> None:
+        await run(torch_engine, SamplingParams(max_tokens=400, temperature=0), story)
+
+    tasks = [asyncio.create_task(consume()) for _ in range(3)]  # max_num_seqs 2 + max_queue 1
     try:
-        while torch_engine.in_flight < 3:
-            await asyncio.sleep(0.01)
+        async with asyncio.timeout(30):
+            while torch_engine.in_flight < 3:
+                await asyncio.sleep(0.01)
         with pytest.raises(ServiceUnavailableError) as info:
             await run(torch_engine, SamplingParams(max_tokens=2))
         assert info.value.retry_after and info.value.code == "queue_full"
@@ -97,5 +100,4 @@ async def test_full_queue_is_refused_with_retry_after(torch_engine: TorchEngine)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    while torch_engine.in_flight:  # cancelled requests leave the engine
-        await asyncio.sleep(0.05)
+    assert torch_engine.in_flight == 0  # cancelled requests leave the engine at once
