@@ -90,7 +90,6 @@ def measure(requests: int, repeats: int) -> list[dict[str, dict[int, LevelResult
     from benchmarks.cluster import local_serve, wait_ready
     from echoray.serve.app import build_app
 
-    @serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=256)
     class Bare:
         def __init__(self, body: bytes) -> None:
             self._body = body
@@ -98,6 +97,8 @@ def measure(requests: int, repeats: int) -> list[dict[str, dict[int, LevelResult
         async def __call__(self, request: Request) -> Response:
             await request.body()
             return Response(self._body, media_type="application/json")
+
+    bare = serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=256)(Bare)
 
     with local_serve() as port:
         base = f"http://127.0.0.1:{port}"
@@ -116,7 +117,7 @@ def measure(requests: int, repeats: int) -> list[dict[str, dict[int, LevelResult
         serve.run(chain, name="chain", route_prefix="/chain", blocking=False)
         wait_ready(f"{base}/chain/readyz")
         sample = httpx.post(f"{base}/chain/v1/chat/completions", json=BODY, timeout=30).content
-        serve.run(Bare.bind(sample), name="bare", route_prefix="/bare", blocking=False)
+        serve.run(bare.bind(sample), name="bare", route_prefix="/bare", blocking=False)
         wait_ready(f"{base}/bare/anything")  # any path answers 200 once deployed
         urls = {
             "chain": f"{base}/chain/v1/chat/completions",
