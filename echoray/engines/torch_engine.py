@@ -1,22 +1,26 @@
-"""``TorchEngine``: transformers on CPU (or CUDA), streaming (engine layer).
+"""``TorchEngine``: transformers weights on CPU (or CUDA), continuously batched and
+streaming (engine layer).
 
-One worker thread owns the model and runs the decode loop; requests reach it through a
-queue and stream back through an asyncio queue per request, so the event loop never
-blocks on torch. Cancelling a request's iteration marks it cancelled and the worker drops
-it at the next step.
+One worker thread owns the model and runs the ``ContinuousBatcher``; requests reach it
+through a queue and stream back through an asyncio queue per request, so the event loop
+never blocks on torch. Abandoning a request's iteration (a client that disconnected)
+marks it cancelled; the batcher drops it at the next step and frees its slot.
 
-The first load of a GGUF converts it once into the cache (see ``sources``).
+Limits: ``max_num_seqs`` sequences decode together, ``max_queue`` more may wait; beyond
+that a request is refused at once with a 503 and ``Retry-After``. The first load of a GGUF
+converts it once into the cache (see ``sources``). The fast path supports Llama-family
+architectures (``LlamaRunner``); other architectures fail at start with a config error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +28,11 @@ import torch
 
 from echoray.config import ModelSpec, TorchEngineConfig
 from echoray.engines.base import GenerationChunk, GenerationRequest
-from echoray.engines.sampling import sample_token
-from echoray.engines.sources import ModelSource, cached_model_dir, resolve_source
-from echoray.engines.text import StopStringStream, check_context_length
-from echoray.errors import EchoRayError, EngineError, ModelNotReadyError, ServiceUnavailableError
+from echoray.engines.batching import ContinuousBatcher, Sequence, in_thread
+from echoray.engines.llama import LlamaRunner
+from echoray.engines.sources import ModelSource, cached_model_dir, is_remote, resolve_source
+from echoray.engines.text import check_context_length
+from echoray.errors import ConfigError, EngineError, ModelNotReadyError, ServiceUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -49,24 +54,6 @@ def convert_gguf(source: ModelSource, target: Path) -> None:
     tokenizer.save_pretrained(target)
 
 
-@dataclass
-class _Sequence:
-    """One request inside the worker."""
-
-    request: GenerationRequest
-    prompt_ids: list[int]
-    loop: asyncio.AbstractEventLoop
-    out: asyncio.Queue[GenerationChunk | BaseException]
-    cancelled: bool = False
-    generated: list[int] = field(default_factory=list)
-
-    def send(self, item: GenerationChunk | BaseException) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self.out.put_nowait, item)
-        except RuntimeError:  # the caller's event loop is gone: nobody is listening
-            self.cancelled = True
-
-
 class TorchEngine:
     """Streaming generation with transformers; see the module docstring."""
 
@@ -77,19 +64,20 @@ class TorchEngine:
         self._spec = spec
         self._config = spec.engine
         self._cache_dir = cache_dir
-        self._source = resolve_source(spec.source)  # ConfigError now, not at first request
+        # Local sources are checked now (a typo fails the deployment, not the first request);
+        # remote ones are downloaded in the background load.
+        self._source = None if is_remote(spec.source) else resolve_source(spec.source)
         self._device = _pick_device(spec.device)
         self._dtype = _pick_dtype(spec.dtype, self._device)
-        self._model: Any = None
+        self._runner: LlamaRunner | None = None
         self._tokenizer: Any = None
-        self._eos_ids: set[int] = set()
-        self._queue: queue.Queue[_Sequence | None] = queue.Queue()
+        self._queue: queue.Queue[Sequence | None] = queue.Queue()
+        self.batcher: ContinuousBatcher | None = None
         # Admitted and not yet returned to the caller. Counted on the caller's side (admit
         # in generate, release in its finally) so every admission is released exactly once.
         self._pending = 0
         self._pending_lock = threading.Lock()
         self._worker: threading.Thread | None = None
-        self._fatal: BaseException | None = None
         self.load_seconds: float | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -100,7 +88,10 @@ class TorchEngine:
         started = time.perf_counter()
         await asyncio.to_thread(self._load)
         self.load_seconds = time.perf_counter() - started
-        self._worker = threading.Thread(target=self._run, name=f"engine-{self.model_name}")
+        assert self.batcher is not None
+        self._worker = threading.Thread(
+            target=in_thread(self.batcher.run), name=f"engine-{self.model_name}"
+        )
         self._worker.daemon = True
         self._worker.start()
         log.info("model %s ready in %.1f s on %s", self.model_name, self.load_seconds, self._device)
@@ -108,18 +99,29 @@ class TorchEngine:
     def _load(self) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if self._config.num_threads:
-            torch.set_num_threads(self._config.num_threads)
-        folder = cached_model_dir(self._source, self._cache_dir, convert_gguf)
+        # Ray sets OMP_NUM_THREADS to a replica's num_cpus; decoding wants every core.
+        torch.set_num_threads(self._config.num_threads or len(os.sched_getaffinity(0)))
+        source = self._source or resolve_source(self._spec.source, self._cache_dir)
+        folder = cached_model_dir(source, self._cache_dir, convert_gguf)
         self._tokenizer = AutoTokenizer.from_pretrained(folder)
         model: Any = AutoModelForCausalLM.from_pretrained(folder, dtype=self._dtype)
         model.to(self._device)
-        self._model = model.eval()
-        self._eos_ids = _eos_ids(self._tokenizer, model)
+        try:
+            runner = LlamaRunner(model.eval(), self._config.max_num_seqs, self._spec.max_model_len)
+        except ValueError as exc:
+            raise ConfigError(f"model {self.model_name}: {exc}") from exc
+        self.batcher = ContinuousBatcher(
+            runner,
+            self._tokenizer,
+            _eos_ids(self._tokenizer, model),
+            self._queue,
+            self._config.max_num_seqs,
+        )
+        self._runner = (
+            runner  # the transformers module itself is dropped: the runner owns the weights
+        )
 
     async def check_health(self) -> None:
-        if self._fatal is not None:
-            raise EngineError(f"engine of {self.model_name} failed: {self._fatal!r}")
         if self._worker is not None and not self._worker.is_alive():
             raise EngineError(f"engine worker of {self.model_name} stopped")
 
@@ -128,7 +130,7 @@ class TorchEngine:
             self._queue.put(None)
             await asyncio.to_thread(self._worker.join, 10)
             self._worker = None
-        self._model = None  # free the weights
+        self._runner = self.batcher = None  # free the weights
 
     # --- requests -----------------------------------------------------------------------
 
@@ -167,7 +169,7 @@ class TorchEngine:
         prompt_ids = self._tokenizer(prompt, add_special_tokens=False)["input_ids"]
         check_context_length(len(prompt_ids), request.sampling.max_tokens, self._spec.max_model_len)
         self._admit()
-        sequence = _Sequence(request, prompt_ids, asyncio.get_running_loop(), asyncio.Queue())
+        sequence = Sequence(request, prompt_ids, asyncio.get_running_loop(), asyncio.Queue())
         try:
             self._queue.put(sequence)
             while True:
@@ -182,7 +184,7 @@ class TorchEngine:
             self._release()
 
     def _require_loaded(self) -> None:
-        if self._model is None:
+        if self._runner is None:
             raise ModelNotReadyError(f"model {self.model_name} is still loading", retry_after=2)
 
     def _admit(self) -> None:
@@ -201,62 +203,10 @@ class TorchEngine:
         with self._pending_lock:
             self._pending -= 1
 
-    # --- worker thread ------------------------------------------------------------------
-
-    def _run(self) -> None:
-        while (sequence := self._queue.get()) is not None:
-            try:
-                if not sequence.cancelled:
-                    with torch.inference_mode():
-                        self._decode(sequence)
-            except EchoRayError as exc:
-                sequence.send(exc)
-            except Exception as exc:  # keep serving others; surface it to this caller
-                log.exception("generation failed for %s", sequence.request.request_id)
-                sequence.send(EngineError(f"generation failed: {exc!r}"))
-
-    def _decode(self, sequence: _Sequence) -> None:
-        params = sequence.request.sampling
-        generator = None
-        if params.seed is not None:
-            generator = torch.Generator(device=self._device).manual_seed(params.seed)
-        vocab = self._model.config.vocab_size
-        counts = torch.zeros(vocab, dtype=torch.int32, device=self._device)
-        stream = StopStringStream(params.stop)
-        n_prompt = len(sequence.prompt_ids)
-        inputs = torch.tensor([sequence.prompt_ids], device=self._device)
-        cache = None
-        text = ""
-        while not sequence.cancelled:
-            out = self._model(input_ids=inputs, cache=cache, use_cache=True, logits_to_keep=1)
-            cache = out.cache
-            token = sample_token(out.logits[0, -1], params, generator, counts)
-            if token in self._eos_ids:
-                sequence.send(
-                    GenerationChunk(stream.flush(text), n_prompt, len(sequence.generated), "stop")
-                )
-                return
-            sequence.generated.append(token)
-            counts[token] += 1
-            text = self._tokenizer.decode(sequence.generated, skip_special_tokens=True)
-            new = stream.feed(text)
-            n_out = len(sequence.generated)
-            if stream.stopped:
-                sequence.send(GenerationChunk(new, n_prompt, n_out, "stop"))
-                return
-            if n_out >= params.max_tokens:
-                sequence.send(GenerationChunk(new + stream.flush(text), n_prompt, n_out, "length"))
-                return
-            if new:
-                sequence.send(GenerationChunk(new, n_prompt, n_out))
-            inputs = torch.tensor([[token]], device=self._device)
-
 
 def _pick_device(device: str) -> torch.device:
     if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
-            from echoray.errors import ConfigError
-
             raise ConfigError("device: cuda was asked for, but torch sees no CUDA device")
         return torch.device("cuda")
     return torch.device("cpu")

@@ -70,7 +70,7 @@ async def test_too_long_prompt_is_rejected_before_generation(torch_engine: Torch
 
 
 async def test_cancelled_stream_frees_its_slot(torch_engine: TorchEngine) -> None:
-    for _ in range(4):  # more than max_num_seqs + max_queue (3) abandoned streams
+    for _ in range(7):  # more than max_num_seqs + max_queue (6) abandoned streams
         stream = torch_engine.generate(
             GenerationRequest("c", SamplingParams(max_tokens=200), messages=QUESTION)
         )
@@ -88,10 +88,10 @@ async def test_full_queue_is_refused_with_retry_after(torch_engine: TorchEngine)
     async def consume() -> None:
         await run(torch_engine, SamplingParams(max_tokens=400, temperature=0), story)
 
-    tasks = [asyncio.create_task(consume()) for _ in range(3)]  # max_num_seqs 2 + max_queue 1
+    tasks = [asyncio.create_task(consume()) for _ in range(6)]  # max_num_seqs 4 + max_queue 2
     try:
         async with asyncio.timeout(30):
-            while torch_engine.in_flight < 3:
+            while torch_engine.in_flight < 6:
                 await asyncio.sleep(0.01)
         with pytest.raises(ServiceUnavailableError) as info:
             await run(torch_engine, SamplingParams(max_tokens=2))
