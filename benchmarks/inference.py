@@ -33,7 +33,8 @@ import asyncio, sys, time
 t0 = time.perf_counter()
 from echoray.config import ModelSpec
 from echoray.engines.torch_engine import TorchEngine
-engine = TorchEngine(ModelSpec(), cache_dir=sys.argv[1])
+from pathlib import Path
+engine = TorchEngine(ModelSpec(), cache_dir=Path(sys.argv[1]))
 asyncio.run(engine.start())
 print(time.perf_counter() - t0)
 """

@@ -90,7 +90,7 @@ class ContinuousBatcher:
         self.prefilling: Sequence | None = None
         self.steps = 0
         self._stopping = False
-        self.vocab = runner.lm_head.shape[0]
+        self.vocab = runner.vocab_size
 
     # --- loop ---------------------------------------------------------------------------
 

@@ -99,8 +99,7 @@ class TorchEngine:
     def _load(self) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        # Ray sets OMP_NUM_THREADS to a replica's num_cpus; decoding wants every core.
-        torch.set_num_threads(self._config.num_threads or len(os.sched_getaffinity(0)))
+        set_cpu_threads(self._config.num_threads or len(os.sched_getaffinity(0)))
         source = self._source or resolve_source(self._spec.source, self._cache_dir)
         folder = cached_model_dir(source, self._cache_dir, convert_gguf)
         self._tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -202,6 +201,17 @@ class TorchEngine:
     def _release(self) -> None:
         with self._pending_lock:
             self._pending -= 1
+
+
+def set_cpu_threads(cores: int) -> None:
+    """Give the matrix products (numpy's OpenBLAS, see ``LlamaRunner``) every core and keep
+    torch's many tiny per-layer ops on one thread: measured fastest here, as two thread
+    pools spinning on two cores slow each other down. Ray sets OMP_NUM_THREADS to a
+    replica's num_cpus, which would otherwise cap both."""
+    from threadpoolctl import ThreadpoolController
+
+    torch.set_num_threads(1)
+    ThreadpoolController().limit(limits=cores, user_api="blas")
 
 
 def _pick_device(device: str) -> torch.device:

@@ -24,6 +24,7 @@ from echoray.engines.factory import make_engine
 from echoray.engines.host import EngineHost
 from echoray.metrics import GatewayMetrics
 from echoray.serving import ModelClient, OpenAIService
+from echoray.streams import coalesce
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,12 @@ class InferenceServer:
         self._host.start_background()
         await self._host.check_health()
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[list[GenerationChunk]]:
+        """Stream lists of chunks: each list is what the engine had ready (one handle
+        round trip per burst, not per token)."""
         self._host.start_background()
-        async for chunk in self._host.generate(request):
-            yield chunk
+        async for batch in coalesce(self._host.generate(request)):
+            yield batch
 
     async def __del__(self) -> None:
         await self._host.shutdown()
@@ -79,8 +82,9 @@ class ServeModelClient:
         response = self._stream.generate.remote(request)
         assert isinstance(response, DeploymentResponseGenerator)  # stream=True handle
         try:
-            async for chunk in response:
-                yield chunk
+            async for batch in response:
+                for chunk in batch:
+                    yield chunk
         except Exception as exc:
             raise unwrap(exc) from None
         finally:
