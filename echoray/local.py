@@ -10,6 +10,8 @@ from fastapi import FastAPI
 
 from echoray.api.app import make_app
 from echoray.config import EchoRayConfig
+from echoray.embedding_service import EmbeddingsService, LocalEmbeddingClient
+from echoray.embeddings import Embedder
 from echoray.engines.factory import make_engine
 from echoray.engines.host import EngineHost
 from echoray.metrics import GatewayMetrics
@@ -21,9 +23,14 @@ def make_local_hosts(config: EchoRayConfig) -> dict[str, EngineHost]:
     return {spec.name: EngineHost(make_engine(spec, config.cache.dir)) for spec in config.models}
 
 
-def make_local_app(config: EchoRayConfig, hosts: dict[str, EngineHost]) -> FastAPI:
-    """The gateway app over in-process engine hosts."""
+def make_local_app(
+    config: EchoRayConfig, hosts: dict[str, EngineHost], embedder: Embedder | None = None
+) -> FastAPI:
+    """The gateway app over in-process engine hosts (and embedder, when given)."""
     metrics = GatewayMetrics()
     models: dict[str, ModelClient] = dict(hosts)
     service = OpenAIService(models, config.limits, metrics)
-    return make_app(service, config, metrics)
+    embeddings = None
+    if embedder is not None:
+        embeddings = EmbeddingsService(LocalEmbeddingClient(embedder), config.embeddings)
+    return make_app(service, config, metrics, embeddings=embeddings)

@@ -17,8 +17,16 @@ from echoray.api.auth import Authenticator
 from echoray.api.errors import install_error_handlers, sse_error
 from echoray.api.middleware import RequestContextMiddleware
 from echoray.config import EchoRayConfig
+from echoray.embedding_service import EmbeddingsService
+from echoray.errors import NotFoundError
 from echoray.metrics import GatewayMetrics
-from echoray.protocol import ChatCompletionRequest, CompletionRequest, ModelList
+from echoray.protocol import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+    ModelCard,
+    ModelList,
+)
 from echoray.serving import OpenAIService
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -29,6 +37,7 @@ def make_app(
     config: EchoRayConfig,
     metrics: GatewayMetrics | None = None,
     *,
+    embeddings: EmbeddingsService | None = None,
     echo_request_id: bool = True,
 ) -> FastAPI:
     """Build the HTTP app. ``metrics`` must be the registry the service reports to.
@@ -57,6 +66,8 @@ def make_app(
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
         models = await service.readiness()
+        if embeddings is not None:
+            models[embeddings.model_name] = await embeddings.is_ready()
         ready = all(models.values())
         return JSONResponse(
             {"status": "ready" if ready else "loading", "models": models},
@@ -70,7 +81,17 @@ def make_app(
 
     @app.get("/v1/models", response_model=ModelList)
     async def list_models(tenant: Tenant) -> ModelList:
-        return await service.list_models()
+        models = await service.list_models()
+        if embeddings is not None:
+            card = ModelCard(id=embeddings.model_name, metadata=await embeddings.info())
+            models.data.append(card)
+        return models
+
+    @app.post("/v1/embeddings", response_model=None)
+    async def create_embeddings(body: EmbeddingRequest, tenant: Tenant) -> Response:
+        if embeddings is None:
+            raise NotFoundError("Embeddings are disabled on this server (embeddings.enabled).")
+        return _json(await embeddings.embed(body))
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(

@@ -15,7 +15,11 @@ from typing import Any
 from ray.serve import Application
 
 from echoray.config import DeploymentOptionsConfig, EchoRayConfig, config_from_args
-from echoray.serve.deployments import GatewayDeployment, InferenceDeployment
+from echoray.serve.deployments import (
+    EmbedderDeployment,
+    GatewayDeployment,
+    InferenceDeployment,
+)
 
 
 def inference_deployment_name(model_name: str) -> str:
@@ -64,5 +68,10 @@ def build_app_from_config(config: EchoRayConfig) -> Application:
         ).bind(spec.model_dump(mode="json"), config.cache.dir)
         for spec in config.models
     }
+    embedder = None
+    if config.embeddings.enabled:
+        embedder = EmbedderDeployment.options(
+            **deployment_options(config.embeddings.deployment)
+        ).bind(config.embeddings.model_dump(mode="json"))
     gateway = GatewayDeployment.options(**deployment_options(config.server.gateway))
-    return gateway.bind(config.model_dump(mode="json"), models)
+    return gateway.bind(config.model_dump(mode="json"), models, embedder)

@@ -7,10 +7,12 @@ model clients that call the inference deployments through their handles.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI
 from ray import serve
 from ray.serve import Deployment
@@ -18,10 +20,13 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
 from echoray.api.app import make_app
 from echoray.api.errors import unwrap
-from echoray.config import EchoRayConfig, ModelSpec
+from echoray.config import EchoRayConfig, EmbeddingsConfig, ModelSpec
+from echoray.embedding_service import EmbeddingsService
+from echoray.embeddings import MINILM_DIMENSION, Embedder, make_embedder
 from echoray.engines.base import GenerationChunk, GenerationRequest
 from echoray.engines.factory import make_engine
 from echoray.engines.host import EngineHost
+from echoray.errors import EngineError, ModelNotReadyError
 from echoray.metrics import GatewayMetrics
 from echoray.serving import ModelClient, OpenAIService
 from echoray.streams import coalesce
@@ -91,20 +96,108 @@ class ServeModelClient:
             response.cancel()  # no-op when finished; stops decoding when the client left
 
 
+class EmbedderServer:
+    """The embedding model in a Serve replica. Concurrent requests are embedded together:
+    ``@serve.batch`` gathers calls for up to ``batch_wait_timeout_s`` (or
+    ``max_batch_size`` calls) and runs the model once over all their texts."""
+
+    async def __init__(self, config: dict[str, Any]) -> None:  # type: ignore[misc]  # Serve awaits it
+        settings = EmbeddingsConfig.model_validate(config)
+        self._name = settings.model_name
+        # Load in the background, like the engines, so /readyz can tell "loading" apart.
+        self._loading = asyncio.create_task(asyncio.to_thread(make_embedder, settings))
+        batched: Any = self._embed_batched  # @serve.batch adds these setters
+        batched.set_max_batch_size(settings.max_batch_size)
+        batched.set_batch_wait_timeout_s(settings.batch_wait_timeout_s)
+
+    def _embedder(self) -> Embedder:
+        if not self._loading.done():
+            raise ModelNotReadyError(
+                f"embedding model {self._name} is still loading", retry_after=2
+            )
+        return self._loading.result()  # re-raises a load failure
+
+    async def is_ready(self) -> bool:
+        return self._loading.done() and self._loading.exception() is None
+
+    async def check_health(self) -> None:
+        if self._loading.done() and self._loading.exception() is not None:
+            raise EngineError(f"embedding model failed to load: {self._loading.exception()!r}")
+
+    async def info(self) -> dict[str, Any]:
+        return {"kind": "embedding", "dimension": MINILM_DIMENSION, "ready": await self.is_ready()}
+
+    async def embed(self, texts: list[str]) -> tuple[np.ndarray, int]:
+        self._embedder()  # fail fast while loading, before joining a batch
+        return await self._embed_batched(texts)
+
+    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.005)
+    async def _embed_batched(self, calls: list[list[str]]) -> list[tuple[np.ndarray, int]]:
+        embedder = self._embedder()
+        flat = [text for texts in calls for text in texts]
+        vectors = await asyncio.to_thread(embedder.embed, flat)
+        results, start = [], 0
+        for texts in calls:
+            end = start + len(texts)
+            results.append((vectors[start:end], embedder.count_tokens(texts)))
+            start = end
+        return results
+
+
+class ServeEmbeddingClient:
+    """An ``EmbeddingClient`` over the ``EmbedderServer`` deployment handle."""
+
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self._handle = handle
+
+    async def embed(self, texts: list[str]) -> tuple[np.ndarray, int]:
+        try:
+            vectors, tokens = await self._handle.embed.remote(texts)
+        except Exception as exc:
+            raise unwrap(exc) from None
+        return vectors, int(tokens)
+
+    async def is_ready(self) -> bool:
+        try:
+            return bool(await self._handle.is_ready.remote())
+        except Exception:
+            log.warning("readiness check of the embedder failed", exc_info=True)
+            return False
+
+    async def info(self) -> dict[str, Any]:
+        return dict(await self._handle.info.remote())
+
+
 class Gateway:
     """The HTTP ingress. Serve calls ``__serve_build_asgi_app__`` after ``__init__``."""
 
-    def __init__(self, config: dict[str, Any], models: dict[str, DeploymentHandle]) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        models: dict[str, DeploymentHandle],
+        embedder: DeploymentHandle | None = None,
+    ) -> None:
         self._config = EchoRayConfig.model_validate(config)
         self._metrics = GatewayMetrics()
         clients: dict[str, ModelClient] = {
             name: ServeModelClient(name, handle) for name, handle in models.items()
         }
         self._service = OpenAIService(clients, self._config.limits, self._metrics)
+        self._embeddings = None
+        if embedder is not None:
+            client = ServeEmbeddingClient(embedder)
+            self._embeddings = EmbeddingsService(client, self._config.embeddings)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        return make_app(self._service, self._config, self._metrics, echo_request_id=False)
+        return make_app(
+            self._service,
+            self._config,
+            self._metrics,
+            embeddings=self._embeddings,
+            echo_request_id=False,
+        )
 
 
 GatewayDeployment: Deployment = serve.deployment(name="Gateway")(serve.ingress()(Gateway))
 InferenceDeployment: Deployment = serve.deployment(name="Inference")(InferenceServer)
+EmbedderDeployment: Deployment = serve.deployment(name="Embedder")(EmbedderServer)

@@ -64,6 +64,7 @@ def test_readyz_turns_200_only_after_every_model_loaded(main_app: str) -> None:
     assert httpx.get(f"{main_app}/readyz", timeout=10).json()["models"] == {
         MODEL: True,
         "slow-fake": True,
+        "all-minilm-l6-v2": True,
     }
 
 
@@ -110,7 +111,6 @@ def test_completion_models_and_errors(client: openai.OpenAI, main_app: str) -> N
         model=MODEL, prompt="Once upon a time", max_tokens=6, temperature=0
     )
     assert completion.choices[0].text and completion.usage.completion_tokens == 6
-    assert {m.id for m in client.models.list().data} == {MODEL, "slow-fake"}
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="missing", messages=[{"role": "user", "content": "x"}])
     too_long = client.with_options(max_retries=0)
@@ -124,6 +124,32 @@ def test_completion_models_and_errors(client: openai.OpenAI, main_app: str) -> N
     assert "echoray_time_to_first_token_seconds_count" in metrics
 
 
+def test_embeddings_through_the_batched_embedder(client: openai.OpenAI) -> None:
+    texts = ["My dog loves the park.", "The puppy enjoys walks outside.", "Taxes are due in April."]
+    reply = client.embeddings.create(model="all-minilm-l6-v2", input=texts)
+    vectors = [r.embedding for r in reply.data]
+    assert len(vectors) == 3 and len(vectors[0]) == 384
+
+    def cosine(a: list[float], b: list[float]) -> float:
+        return sum(x * y for x, y in zip(a, b, strict=True))
+
+    assert cosine(vectors[0], vectors[1]) > cosine(vectors[0], vectors[2])
+    assert reply.usage.prompt_tokens > 0
+
+
+def test_two_models_are_routed_by_name(client: openai.OpenAI) -> None:
+    fake = client.chat.completions.create(
+        model="slow-fake", messages=[{"role": "user", "content": "route me"}]
+    )
+    assert fake.choices[0].message.content == "You said: route me"
+    real = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "route me"}], max_tokens=5
+    )
+    assert real.choices[0].message.content != "You said: route me"
+    cards = {m.id: m for m in client.models.list().data}
+    assert set(cards) == {MODEL, "slow-fake", "all-minilm-l6-v2"}
+
+
 def test_auth_app_under_a_route_prefix(serve_port: int) -> None:
     from ray import serve
 
@@ -133,6 +159,7 @@ def test_auth_app_under_a_route_prefix(serve_port: int) -> None:
                 {"name": "fake", "engine": {"kind": "fake"}, "deployment": {"num_cpus": 0.1}}
             ],
             "auth": {"enabled": True, "api_keys": {"sk-acme": "acme"}},
+            "embeddings": {"enabled": False},
             "server": {"gateway": {"num_cpus": 0.1}},
         }
     )
