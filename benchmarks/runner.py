@@ -46,6 +46,7 @@ __all__ = ["BENCHMARKS", "BenchContext", "BenchResult", "RunOutcome", "run_bench
 # name -> module exposing run(ctx) -> BenchResult. Add a benchmark with one line here.
 BENCHMARKS: Mapping[str, str] = MappingProxyType(
     {
+        "engine_step": "benchmarks.engine_step",
         "inference": "benchmarks.inference",
         "chain": "benchmarks.chain",
         "retrieval": "benchmarks.retrieval.bench",

@@ -55,6 +55,13 @@ class EngineHost:
     async def info(self) -> dict[str, Any]:
         return {**self.engine.info(), "ready": await self.is_ready()}
 
+    def stats(self) -> dict[str, Any]:
+        """Live engine counters (for engines that count them)."""
+        return {
+            "in_flight": getattr(self.engine, "in_flight", None),
+            "decoding": getattr(self.engine, "decoding", None),
+        }
+
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         if not await self.is_ready():
             raise ModelNotReadyError(f"model {self.name} is still loading", retry_after=2)

@@ -143,6 +143,14 @@ class TorchEngine:
         }
 
     @property
+    def decoding(self) -> int:
+        """Sequences the batcher is prefilling or decoding right now."""
+        batcher = self.batcher
+        if batcher is None:
+            return 0
+        return len(batcher.running) + (batcher.prefilling is not None)
+
+    @property
     def in_flight(self) -> int:
         """Requests admitted and not yet finished (decoding or queued)."""
         return self._pending

@@ -49,6 +49,9 @@ class InferenceServer:
     async def info(self) -> dict[str, Any]:
         return await self._host.info()
 
+    async def stats(self) -> dict[str, Any]:
+        return self._host.stats()
+
     async def check_health(self) -> None:
         """Serve calls this periodically; raising makes Serve replace the replica."""
         self._host.start_background()

@@ -137,6 +137,29 @@ def test_embeddings_through_the_batched_embedder(client: openai.OpenAI) -> None:
     assert reply.usage.prompt_tokens > 0
 
 
+def test_client_disconnect_cancels_generation(main_app: str, client: openai.OpenAI) -> None:
+    from ray import serve
+
+    from echoray.serve.app import inference_deployment_name
+
+    handle = serve.get_deployment_handle(inference_deployment_name(MODEL), app_name="echoray")
+    body = {
+        "model": MODEL,
+        "stream": True,
+        "max_tokens": 900,
+        "temperature": 1.0,
+        "messages": [{"role": "user", "content": "Write a very long story."}],
+    }
+    with httpx.stream("POST", f"{main_app}/v1/chat/completions", json=body, timeout=60) as reply:
+        reply.raise_for_status()
+        lines = reply.iter_lines()
+        for _ in range(4):  # a few chunks arrive...
+            next(lines)
+        assert handle.stats.remote().result()["in_flight"] == 1
+    # ...then the client hangs up; the engine must drop the request, not decode 900 tokens
+    wait_until(lambda: handle.stats.remote().result() == {"in_flight": 0, "decoding": 0}, 20)
+
+
 def test_two_models_are_routed_by_name(client: openai.OpenAI) -> None:
     fake = client.chat.completions.create(
         model="slow-fake", messages=[{"role": "user", "content": "route me"}]
