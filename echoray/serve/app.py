@@ -7,6 +7,7 @@ apply here, once, at build time.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -23,8 +24,12 @@ from echoray.serve.deployments import (
 
 
 def inference_deployment_name(model_name: str) -> str:
-    """A stable, Serve-safe deployment name for a model."""
-    return "Inference-" + re.sub(r"[^A-Za-z0-9_-]", "_", model_name)
+    """A stable, Serve-safe deployment name for a model; a short hash keeps names that
+    differ only in replaced characters (``a.b``, ``a_b``) apart."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", model_name)
+    if safe != model_name:
+        safe += "-" + hashlib.sha256(model_name.encode()).hexdigest()[:6]
+    return f"Inference-{safe}"
 
 
 def deployment_options(options: DeploymentOptionsConfig) -> dict[str, Any]:
