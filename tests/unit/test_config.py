@@ -93,3 +93,17 @@ def test_absolute_paths_keep_uris_and_builtins(tmp_path: Path) -> None:
     assert resolved.storage.uri == "s3://b/p"
     assert resolved.cache.dir == str(tmp_path / "rel" / "cache")
     assert resolved.models[0].source == f"builtin:{DEFAULT_MODEL_NAME}"
+
+
+def test_two_model_example_builds_two_inference_deployments() -> None:
+    from echoray.serve.app import build_app_from_config, inference_deployment_name
+
+    config = load_config(REPO / "deployments" / "two-models.yaml", environ={})
+    assert [m.name for m in config.models] == ["smollm2-135m-instruct", "smollm2-short-context"]
+    app = build_app_from_config(config)
+    gateway = app._bound_deployment
+    models = gateway.init_args[1]
+    assert {a._bound_deployment.name for a in models.values()} == {
+        inference_deployment_name(m.name) for m in config.models
+    }
+    assert models["smollm2-short-context"]._bound_deployment._deployment_config.autoscaling_config
