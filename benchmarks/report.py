@@ -96,8 +96,9 @@ def _section(result: dict[str, Any], report_path: Path) -> str:
     plot_name = result.get("plot_file")
     plot = Path(result.get("_folder", ".")) / plot_name if plot_name else None
     if plot is not None and plot.is_file():
-        relative = os.path.relpath(plot.resolve(), report_path.parent.resolve())
-        parts.append(f"![{name}]({Path(relative).as_posix()})\n")
+        relative = Path(os.path.relpath(plot.resolve(), report_path.parent.resolve())).as_posix()
+        # Benchmark outputs stay out of git, so this is a pointer, not an embedded image.
+        parts.append(f"Plot: `{relative}` (written by the run; results/ is not committed).\n")
     parts.append(markdown_table(result.get("table") or []))
     notes = result.get("notes") or []
     if notes:

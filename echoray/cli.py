@@ -1,4 +1,4 @@
-"""The ``echoray`` command: ``serve``, ``chat``, ``version``.
+"""The ``echoray`` command: ``serve``, ``chat``, ``deploy``, ``version``.
 
 Heavy imports (ray, openai) happen inside the subcommands, so ``echoray version`` and
 ``--help`` answer at once. Environment overrides (``ECHORAY_*``) are read here.
@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--max-tokens", type=int, default=256)
     chat.add_argument("-m", "--message", action="append", help="send this and exit (repeatable)")
     chat.set_defaults(func=_chat)
+
+    deploy = sub.add_parser("deploy", help="render, apply and inspect KubeRay manifests")
+    from echoray.deploy.cli import add_deploy_commands  # no Ray, no kubernetes client
+
+    add_deploy_commands(deploy)
 
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=lambda _args: print(f"echoray {__version__}") or 0)
