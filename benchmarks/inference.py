@@ -41,7 +41,7 @@ print(time.perf_counter() - t0)
 
 
 def run(ctx: BenchContext) -> BenchResult:
-    max_tokens = 32 if ctx.quick else 64
+    max_tokens = 64 if ctx.quick else 128
     rounds = 1 if ctx.quick else 2  # requests per level = concurrency * rounds
     repeats = max(1, min(ctx.repeats, 2) if ctx.quick else ctx.repeats)
     params = {
