@@ -28,10 +28,12 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import multiprocessing
 import sys
 import time
 import traceback
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -148,6 +150,18 @@ def run_one(name: str, ctx: BenchContext, registry: Mapping[str, str] = BENCHMAR
     return RunOutcome(name, True, json_path, png_path, seconds=time.perf_counter() - started)
 
 
+def run_isolated(name: str, ctx: BenchContext, registry: Mapping[str, str]) -> RunOutcome:
+    """``run_one`` in a fresh interpreter: one benchmark's threads (OpenBLAS, torch) and
+    memory never leak into the next, and Ray never forks from a process full of threads,
+    which can deadlock its child processes."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        try:
+            return pool.submit(run_one, name, ctx, dict(registry)).result()
+        except Exception:  # the child died (out of memory, a crash in native code)
+            return RunOutcome(name, ok=False, error=traceback.format_exc())
+
+
 def run_benchmarks(
     names: Sequence[str],
     *,
@@ -177,7 +191,7 @@ def run_benchmarks(
     outcomes = []
     for name in selected:
         print(f"[benchmarks] {name}: running (quick={quick}, repeats={ctx.repeats})", flush=True)
-        outcome = run_one(name, ctx, registry)
+        outcome = run_isolated(name, ctx, registry)
         status = "ok" if outcome.ok else "FAILED"
         print(f"[benchmarks] {name}: {status} in {outcome.seconds:.1f} s", flush=True)
         if outcome.error:
