@@ -1,0 +1,468 @@
+"""Validated memory records, filters and results (memory layer, plain data).
+
+``MemoryRecord`` is one row of the ``memories`` table. Its validators check types and
+ranges (importance, arousal, dominance and strength in [0, 1], valence in [-1, 1]), that
+identifiers are well formed (see ``safe``) and that the vector is finite; the vector is
+stored L2-normalised so a dot product is the cosine everywhere. Size limits that depend on
+the configuration (text length, metadata bytes, batch size) are checked by
+``check_limits``. ``build`` turns pydantic's ``ValidationError`` into echoray's
+``UnprocessableEntityError`` naming the field; constructing a model directly raises
+pydantic's error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal, Self
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from echoray.config import MemoryConfig
+from echoray.errors import EchoRayError, PayloadTooLargeError, UnprocessableEntityError
+from echoray.memory.safe import canonical_json, validate_identifier
+
+MemoryKind = Literal["episodic", "semantic", "reflection", "procedural"]
+LinkKind = Literal["temporal", "neighbour", "source"]
+TurnRole = Literal["system", "user", "assistant", "tool"]
+MetadataScalar = str | int | float | bool | None
+
+MAX_FILTER_KEYS = 16
+MAX_METADATA_KEY_CHARS = 64
+MAX_SOURCES = 256
+
+
+def new_memory_id() -> str:
+    """A fresh random id (32 hex characters)."""
+    return uuid.uuid4().hex
+
+
+def utc_now() -> datetime:
+    """Now, in UTC, at the microsecond precision the tables keep."""
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC, truncated to microseconds; a naive datetime is taken as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _identifier(value: object, field: str) -> str:
+    try:
+        return validate_identifier(value, field)
+    except EchoRayError as exc:
+        raise ValueError(exc.message) from None
+
+
+def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    for key in value:
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_METADATA_KEY_CHARS:
+            raise ValueError(f"metadata keys must be 1 to {MAX_METADATA_KEY_CHARS} characters")
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metadata must be a JSON object: {exc}") from None
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    @classmethod
+    def build(cls, **data: Any) -> Self:
+        """Validate ``data`` into a model.
+
+        Raises:
+            UnprocessableEntityError: a field is missing or invalid; ``param`` names it.
+        """
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            param = ".".join(str(part) for part in first["loc"]) or None
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or cls.__name__}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise UnprocessableEntityError(problems, param=param) from None
+
+
+class MemoryRecord(_Model):
+    """One memory of one user."""
+
+    id: str = Field(default_factory=new_memory_id, description="Unique within the user.")
+    tenant: str = Field(description="Tenant that owns the memory.")
+    user: str = Field(description="User the memory is about.")
+    session: str | None = Field(None, description="Session it was written in, if any.")
+    kind: MemoryKind = Field("episodic", description="episodic, semantic, reflection, …")
+    text: str = Field(min_length=1, description="What is remembered.")
+    vector: np.ndarray = Field(description="Unit-length float32 embedding of the text.")
+    created_at: datetime = Field(default_factory=utc_now, description="UTC write time.")
+    last_accessed: datetime | None = Field(None, description="UTC; defaults to created_at.")
+    access_count: int = Field(0, ge=0, description="Times recalled.")
+    importance: float = Field(0.5, ge=0, le=1, description="How much it matters, 0..1.")
+    valence: float = Field(0.0, ge=-1, le=1, description="Unpleasant -1 .. pleasant 1.")
+    arousal: float = Field(0.0, ge=0, le=1, description="Calm 0 .. excited 1.")
+    dominance: float = Field(0.5, ge=0, le=1, description="Submissive 0 .. in control 1.")
+    strength: float = Field(1.0, ge=0, le=1, description="Memory strength; decays unless used.")
+    pinned: bool = Field(False, description="Pinned memories are never forgotten.")
+    sources: list[str] = Field(
+        default_factory=list, max_length=MAX_SOURCES, description="Ids it was derived from."
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Caller's JSON object.")
+
+    @field_validator("id", "tenant", "user")
+    @classmethod
+    def _identifiers(cls, value: object, info: Any) -> str:
+        return _identifier(value, info.field_name)
+
+    @field_validator("session")
+    @classmethod
+    def _session(cls, value: object) -> str | None:
+        return None if value is None else _identifier(value, "session")
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, value: list[object]) -> list[str]:
+        return [_identifier(item, "sources") for item in value]
+
+    @field_validator("vector", mode="before")
+    @classmethod
+    def _vector(cls, value: object) -> np.ndarray:
+        vector = np.array(value, dtype=np.float32, copy=True)
+        if vector.ndim != 1 or vector.size == 0:
+            raise ValueError("vector must be a non-empty list of numbers")
+        if not np.all(np.isfinite(vector)):
+            raise ValueError("vector must hold finite numbers")
+        norm = float(np.linalg.norm(vector))
+        if norm == 0.0:
+            raise ValueError("vector must not be all zeros")
+        if abs(norm - 1.0) > 1e-4:
+            vector /= norm
+        return vector
+
+    @field_validator("created_at", "last_accessed")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    @field_validator("importance", "valence", "arousal", "dominance", "strength")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _check_metadata(value)
+
+    @model_validator(mode="after")
+    def _accessed_defaults_to_created(self) -> MemoryRecord:
+        if self.last_accessed is None:
+            self.last_accessed = self.created_at
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        # pydantic's __eq__ would compare the arrays element-wise and fail.
+        if not isinstance(other, MemoryRecord):
+            return NotImplemented
+        return self.model_dump(exclude={"vector"}) == other.model_dump(exclude={"vector"}) and bool(
+            np.array_equal(self.vector, other.vector)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(tenant, user, id): what the memory is found by."""
+        return (self.tenant, self.user, self.id)
+
+
+class MemoryPatch(_Model):
+    """Fields of a memory that ``update`` may change; None leaves a field as it is.
+
+    A new ``text`` needs its new ``vector`` (the store does not embed).
+    """
+
+    kind: MemoryKind | None = None
+    text: str | None = Field(None, min_length=1)
+    vector: np.ndarray | None = None
+    last_accessed: datetime | None = None
+    access_count: int | None = Field(None, ge=0)
+    importance: float | None = Field(None, ge=0, le=1)
+    valence: float | None = Field(None, ge=-1, le=1)
+    arousal: float | None = Field(None, ge=0, le=1)
+    dominance: float | None = Field(None, ge=0, le=1)
+    strength: float | None = Field(None, ge=0, le=1)
+    pinned: bool | None = None
+    sources: list[str] | None = Field(None, max_length=MAX_SOURCES)
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("vector", mode="before")
+    @classmethod
+    def _vector(cls, value: object) -> np.ndarray | None:
+        return None if value is None else np.array(value, dtype=np.float32, copy=True)
+
+    @model_validator(mode="after")
+    def _text_needs_vector(self) -> MemoryPatch:
+        if self.text is not None and self.vector is None:
+            raise ValueError("a new text needs its new vector")
+        return self
+
+    def apply(self, record: MemoryRecord) -> MemoryRecord:
+        """``record`` with this patch applied, validated again.
+
+        Raises:
+            UnprocessableEntityError: the patched record is invalid.
+        """
+        changes = {
+            name: getattr(self, name)
+            for name in self.model_fields_set
+            if getattr(self, name) is not None
+        }
+        data = record.model_dump(exclude={"vector"})
+        data["vector"] = record.vector
+        data.update(changes)
+        return MemoryRecord.build(**data)
+
+
+class MemoryFilter(_Model):
+    """What a search or list may return: one user's memories, optionally narrowed."""
+
+    user: str = Field(description="Required: memories are always per user.")
+    session: str | None = Field(None, description="Only this session.")
+    kinds: list[MemoryKind] | None = Field(None, min_length=1, description="Only these kinds.")
+    created_after: datetime | None = Field(None, description="Created at or after (UTC).")
+    created_before: datetime | None = Field(None, description="Created before (UTC).")
+    metadata: dict[str, MetadataScalar] = Field(
+        default_factory=dict,
+        max_length=MAX_FILTER_KEYS,
+        description="Metadata keys that must hold exactly these values.",
+    )
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: object) -> str:
+        return _identifier(value, "user")
+
+    @field_validator("session")
+    @classmethod
+    def _session(cls, value: object) -> str | None:
+        return None if value is None else _identifier(value, "session")
+
+    @field_validator("created_after", "created_before")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _check_metadata(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MemoryFilter:
+        if self.created_after and self.created_before and self.created_after > self.created_before:
+            raise ValueError("created_after must not be later than created_before")
+        return self
+
+
+class Why(BaseModel):
+    """Why a memory was recalled: its rank in each list (1-based) and the link path."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dense_rank: int | None = Field(None, description="Rank by cosine similarity.")
+    lexical_rank: int | None = Field(None, description="Rank by BM25.")
+    link_path: list[str] | None = Field(
+        None, description="Ids from a directly recalled memory to this one, over links."
+    )
+
+
+class SearchHit(BaseModel):
+    """One recalled memory with its fused score and the reasons for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    text: str
+    score: float
+    kind: MemoryKind
+    session: str | None
+    created_at: datetime
+    metadata: dict[str, Any]
+    why: Why
+
+
+class Link(_Model):
+    """An undirected, weighted edge between two memories of one user."""
+
+    tenant: str
+    user: str
+    src: str
+    dst: str
+    kind: LinkKind
+    weight: float = Field(ge=0, le=1)
+    created_at: datetime = Field(default_factory=utc_now)
+
+    @field_validator("tenant", "user", "src", "dst")
+    @classmethod
+    def _identifiers(cls, value: object, info: Any) -> str:
+        return _identifier(value, info.field_name)
+
+    @model_validator(mode="after")
+    def _no_loops(self) -> Link:
+        if self.src == self.dst:
+            raise ValueError("a link joins two different memories")
+        return self
+
+
+class Turn(_Model):
+    """One turn of a session's short-term memory."""
+
+    tenant: str
+    user: str
+    session: str
+    seq: int = Field(ge=0)
+    role: TurnRole
+    text: str
+    created_at: datetime = Field(default_factory=utc_now)
+
+    @field_validator("tenant", "user", "session")
+    @classmethod
+    def _identifiers(cls, value: object, info: Any) -> str:
+        return _identifier(value, info.field_name)
+
+
+class Experience(_Model):
+    """One served exchange: what was asked, which memories were used, what came back."""
+
+    id: str = Field(default_factory=new_memory_id)
+    tenant: str
+    user: str
+    session: str | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+    query: str
+    memory_ids: list[str] = Field(default_factory=list)
+    response: str
+    model: str
+    latency_ms: float = Field(ge=0)
+    feedback: float | None = Field(None, ge=-1, le=1)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id", "tenant", "user")
+    @classmethod
+    def _identifiers(cls, value: object, info: Any) -> str:
+        return _identifier(value, info.field_name)
+
+    @field_validator("session")
+    @classmethod
+    def _session(cls, value: object) -> str | None:
+        return None if value is None else _identifier(value, "session")
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _check_metadata(value)
+
+
+class Pattern(_Model):
+    """A learned cluster of one user's requests."""
+
+    id: str = Field(default_factory=new_memory_id)
+    tenant: str
+    user: str
+    centroid: np.ndarray
+    count: int = Field(ge=0)
+    strength: float = Field(ge=0, le=1)
+    label: str = ""
+    updated_at: datetime = Field(default_factory=utc_now)
+
+    @field_validator("id", "tenant", "user")
+    @classmethod
+    def _identifiers(cls, value: object, info: Any) -> str:
+        return _identifier(value, info.field_name)
+
+    @field_validator("centroid", mode="before")
+    @classmethod
+    def _centroid(cls, value: object) -> np.ndarray:
+        centroid = np.array(value, dtype=np.float32, copy=True)
+        if centroid.ndim != 1 or not np.all(np.isfinite(centroid)):
+            raise ValueError("centroid must be a list of finite numbers")
+        return centroid
+
+
+class Page(BaseModel):
+    """One page of a listing and the cursor of the next (None on the last page)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    records: list[MemoryRecord]
+    next_cursor: str | None
+
+
+# --- limits that come from the configuration --------------------------------------------
+
+
+def metadata_bytes(metadata: dict[str, Any]) -> int:
+    """Size of ``metadata`` as compact UTF-8 JSON, the measure ``max_metadata_bytes`` uses."""
+    return len(canonical_json(metadata).encode())
+
+
+def check_batch(count: int, limits: MemoryConfig, what: str = "memories") -> None:
+    """Refuse an empty or oversized batch.
+
+    Raises:
+        UnprocessableEntityError: ``count`` is 0.
+        PayloadTooLargeError: ``count`` is over ``limits.max_batch``.
+    """
+    if count == 0:
+        raise UnprocessableEntityError(f"no {what} given", param=what)
+    if count > limits.max_batch:
+        raise PayloadTooLargeError(
+            f"{count} {what} in one request; at most {limits.max_batch}", param=what
+        )
+
+
+def check_limits(records: Sequence[MemoryRecord], limits: MemoryConfig) -> None:
+    """Refuse a batch that breaks the configured size limits.
+
+    Raises:
+        UnprocessableEntityError: the batch is empty.
+        PayloadTooLargeError: too many records, a text longer than ``max_text_chars`` or
+            metadata larger than ``max_metadata_bytes``; ``param`` names the field.
+    """
+    check_batch(len(records), limits)
+    for index, record in enumerate(records):
+        if len(record.text) > limits.max_text_chars:
+            raise PayloadTooLargeError(
+                f"memory text is {len(record.text)} characters; at most {limits.max_text_chars}",
+                param=f"memories.{index}.text",
+            )
+        size = metadata_bytes(record.metadata)
+        if size > limits.max_metadata_bytes:
+            raise PayloadTooLargeError(
+                f"metadata is {size} bytes; at most {limits.max_metadata_bytes}",
+                param=f"memories.{index}.metadata",
+            )
+
+
+def check_limit(limit: int, limits: MemoryConfig) -> int:
+    """Return ``limit`` if it is between 1 and ``limits.max_limit``.
+
+    Raises:
+        UnprocessableEntityError: ``limit`` is out of range (``param`` is ``limit``).
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= limits.max_limit:
+        raise UnprocessableEntityError(
+            f"limit must be an integer from 1 to {limits.max_limit}", param="limit"
+        )
+    return limit
