@@ -110,7 +110,8 @@ def measure(requests: int, repeats: int) -> list[dict[str, dict[int, LevelResult
                         "engine": {"kind": "fake", "reply": REPLY},
                         "deployment": {"num_cpus": 0.25, "max_ongoing_requests": 256},
                     }
-                ]
+                ],
+                "embeddings": {"enabled": False},  # the chain under test has no embedder
             },
             environ={},
         )

@@ -182,6 +182,7 @@ def measure_served(
                     }
                 ],
                 "cache": {"dir": "data/cache"},
+                "embeddings": {"enabled": False},  # not measured here; keep its CPU out
             },
             environ={},
         )

@@ -141,3 +141,12 @@ class ConfigError(EchoRayError):
     """A configuration fault found at start. The message says what to fix."""
 
     error_type = "config_error"
+
+
+def unwrap_remote(exc: BaseException) -> BaseException:
+    """Errors that crossed a Ray boundary arrive wrapped (``RayTaskError``); return the
+    original, so callers can catch our own types."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException) and type(exc).__name__.startswith("RayTaskError"):
+        return cause
+    return exc

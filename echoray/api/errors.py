@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from echoray.errors import EchoRayError
+from echoray.errors import EchoRayError, unwrap_remote
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +27,7 @@ def error_body(
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 
-def unwrap(exc: BaseException) -> BaseException:
-    """Errors that crossed a Ray boundary arrive wrapped; get the original back."""
-    cause = getattr(exc, "cause", None)
-    if isinstance(cause, BaseException) and type(exc).__name__.startswith("RayTaskError"):
-        return cause
-    return exc
+unwrap = unwrap_remote  # kept under the short name the serve layer uses
 
 
 def to_response(exc: BaseException, request_id: str) -> JSONResponse:

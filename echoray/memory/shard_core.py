@@ -1,0 +1,270 @@
+"""``MemoryShardCore``: one shard's memory — durable store, RAM working set, link graph,
+short-term sessions and group commit — as plain Python (memory layer, no Ray).
+
+The ``MemoryShard`` Ray actor (``shard.py``) only wraps this, so the behaviour is tested
+without a cluster. LanceDB is the truth: the working set and graph are rebuilt from it at
+start (only the (tenant, user) pairs this shard owns), and a write is acknowledged only
+after its group commit returned. Appends are idempotent on (tenant, user, id), so a
+client that retries after a crash never duplicates a memory.
+
+A shard whose memories outgrow ``working_set_max_rows`` stops keeping them in RAM and
+serves searches from LanceDB's indexes (full-text, and IVF-HNSW-SQ from 100k rows).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from echoray.config import MemoryConfig
+from echoray.memory.graph import LinkGraph
+from echoray.memory.group_commit import GroupCommitter
+from echoray.memory.hashing import shard_for
+from echoray.memory.recall import (
+    neighbour_links,
+    recall,
+    reciprocal_rank_fusion,
+    temporal_links,
+)
+from echoray.memory.records import (
+    Link,
+    MemoryFilter,
+    MemoryPatch,
+    MemoryRecord,
+    Page,
+    SearchHit,
+    Turn,
+    Why,
+)
+from echoray.memory.short_term import ShortTermMemory
+from echoray.memory.store import AppendResult, LanceDBStore
+from echoray.memory.working_set import WorkingSet
+
+log = logging.getLogger(__name__)
+
+_RECENT_PER_SESSION = 16  # recent memories kept per session to make temporal links
+
+
+class MemoryShardCore:
+    """Everything one shard remembers; see the module docstring."""
+
+    def __init__(
+        self, store: LanceDBStore, config: MemoryConfig, shard_index: int = 0, num_shards: int = 1
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.shard_index = shard_index
+        self.num_shards = num_shards
+        self.graph = LinkGraph()
+        self.short_term = ShortTermMemory(store, max_turns=config.short_term_turns)
+        self._recent: dict[tuple[str, str, str], collections.deque[MemoryRecord]] = {}
+        self._committer: GroupCommitter[MemoryRecord] = GroupCommitter(
+            self._commit,
+            window_s=config.group_commit_window_ms / 1000,
+            max_batch=config.group_commit_max_batch,
+        )
+        self.working_set: WorkingSet | None = None
+        self.rebuild()
+
+    # --- start ---------------------------------------------------------------------------
+
+    def owns(self, tenant: str, user: str) -> bool:
+        return shard_for(tenant, user, self.num_shards) == self.shard_index
+
+    def rebuild(self) -> None:
+        """Load this shard's memories and links from LanceDB (at start and after restart)."""
+        owned = sum(1 for _ in self.store.scan(owns=self.owns))  # count first: fits in RAM?
+        if owned > self.config.working_set_max_rows:
+            self._use_indexes(owned)
+        else:
+            self.working_set = WorkingSet(
+                self.store.dimension,
+                max_rows=self.config.working_set_max_rows,
+                dtype=self.config.working_set_dtype,
+            )
+            self.working_set.load(self.store.scan(owns=self.owns))
+        self.graph = LinkGraph()
+        self.graph.add(self.store.scan_links(owns=self.owns))
+        log.info(
+            "shard %d rebuilt: %d memories, %d links", self.shard_index, owned, len(self.graph)
+        )
+
+    def _use_indexes(self, rows: int) -> None:
+        log.warning(
+            "shard %d holds %d memories, over working_set_max_rows=%d: serving from LanceDB "
+            "indexes instead of RAM",
+            self.shard_index,
+            rows,
+            self.config.working_set_max_rows,
+        )
+        self.working_set = None
+        self.store.ensure_indexes()
+
+    # --- writes --------------------------------------------------------------------------
+
+    async def add(self, records: Sequence[MemoryRecord]) -> AppendResult:
+        """Store ``records`` durably (group commit), then index and link them.
+
+        Returns which ids were new and which already existed (a retried write).
+        """
+        await self._committer.submit(list(records))
+        stored = self.store.get_many(records[0].tenant, records[0].user, [r.id for r in records])
+        fresh_ids = {r.id for r in stored} - self._indexed_ids(stored)
+        fresh = [r for r in stored if r.id in fresh_ids]
+        if fresh:
+            self._index(fresh)
+        return AppendResult(
+            inserted=[r.id for r in records if r.id in fresh_ids],
+            existing=[r.id for r in records if r.id not in fresh_ids],
+        )
+
+    def _commit(self, records: list[MemoryRecord]) -> None:
+        self.store.append(records)
+
+    def _indexed_ids(self, records: Sequence[MemoryRecord]) -> set[str]:
+        if self.working_set is None:
+            return set()
+        return {r.id for r in records if r.key in self.working_set}
+
+    def _index(self, records: list[MemoryRecord]) -> None:
+        """Put committed records into RAM and link them (links are derived data: losing
+        them in a crash loses no memory)."""
+        links: list[Link] = []
+        if self.working_set is not None:
+            if not self.working_set.fits(len(records)):
+                self._use_indexes(len(self.working_set) + len(records))
+            else:
+                links += self._neighbour_links(records)
+                self.working_set.upsert(records)
+        links += self._temporal_links(records)
+        if links:
+            self.store.add_links(links)
+            self.graph.add(links)
+
+    def _neighbour_links(self, records: list[MemoryRecord]) -> list[Link]:
+        assert self.working_set is not None
+        if self.config.link_neighbour_top_k == 0:
+            return []
+        links: list[Link] = []
+        for record in records:
+            flt = MemoryFilter(user=record.user)
+            near = self.working_set.dense_search(
+                record.tenant, flt, record.vector, self.config.link_neighbour_top_k + 1
+            )
+            links += neighbour_links(
+                record,
+                [(r.id, r.score) for r in near],
+                self.config.link_neighbour_threshold,
+                self.config.link_neighbour_top_k,
+            )
+        return links
+
+    def _temporal_links(self, records: list[MemoryRecord]) -> list[Link]:
+        links: list[Link] = []
+        by_session: dict[tuple[str, str, str], list[MemoryRecord]] = collections.defaultdict(list)
+        for record in records:
+            if record.session is not None:
+                by_session[(record.tenant, record.user, record.session)].append(record)
+        for key, new in by_session.items():
+            recent = self._recent.setdefault(key, collections.deque(maxlen=_RECENT_PER_SESSION))
+            links += temporal_links(new, list(recent), self.config.link_temporal_window_s)
+            recent.extend(new)
+        return links
+
+    def update(self, tenant: str, user: str, memory_id: str, patch: MemoryPatch) -> MemoryRecord:
+        record = self.store.update(tenant, user, memory_id, patch)
+        if self.working_set is not None:
+            self.working_set.upsert([record])
+        return record
+
+    def delete(self, tenant: str, user: str, memory_id: str) -> None:
+        self.store.delete(tenant, user, memory_id)
+        if self.working_set is not None:
+            self.working_set.remove(tenant, user, [memory_id])
+        self.graph.remove(tenant, user, [memory_id])
+
+    def delete_user(self, tenant: str, user: str) -> int:
+        """Forget exactly this user: memories, links, sessions."""
+        count = self.store.delete_user(tenant, user)
+        if self.working_set is not None:
+            self.working_set.remove_user(tenant, user)
+        self.graph.remove_user(tenant, user)
+        self.short_term.drop_user(tenant, user)
+        for key in [k for k in self._recent if k[:2] == (tenant, user)]:
+            del self._recent[key]
+        return count
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def get(self, tenant: str, user: str, memory_id: str) -> MemoryRecord:
+        return self.store.get(tenant, user, memory_id)
+
+    def list_page(self, tenant: str, user: str, limit: int, cursor: str | None) -> Page:
+        return self.store.list_page(tenant, user, limit, cursor)
+
+    def links(self, tenant: str, user: str, memory_id: str) -> list[Link]:
+        self.store.get(tenant, user, memory_id)  # 404 for ids this user does not have
+        return self.store.list_links(tenant, user, [memory_id])
+
+    def search(
+        self,
+        tenant: str,
+        flt: MemoryFilter,
+        query_vector: np.ndarray,
+        query_text: str | None,
+        limit: int,
+    ) -> list[SearchHit]:
+        """The best ``limit`` memories: dense + lexical fused by rank, plus associations."""
+        if self.working_set is not None:
+            return recall(
+                self.working_set,
+                self.graph,
+                tenant=tenant,
+                flt=flt,
+                query_vector=query_vector,
+                query_text=query_text,
+                limit=limit,
+                config=self.config,
+            )
+        return self._search_indexes(tenant, flt, query_vector, query_text, limit)
+
+    def _search_indexes(
+        self, tenant: str, flt: MemoryFilter, vector: np.ndarray, text: str | None, limit: int
+    ) -> list[SearchHit]:
+        depth = min(self.config.max_limit, limit * 4)
+        dense = self.store.vector_search(tenant, flt, vector, depth)
+        lexical = self.store.text_search(tenant, flt, text, depth) if text else []
+        records = {r.id: r for r, _ in [*dense, *lexical]}
+        fused = reciprocal_rank_fusion(
+            [[r.id for r, _ in dense], [r.id for r, _ in lexical]], self.config.rrf_k
+        )
+        return [
+            SearchHit(
+                id=f.id,
+                text=records[f.id].text,
+                score=f.score,
+                kind=records[f.id].kind,
+                session=records[f.id].session,
+                created_at=records[f.id].created_at,
+                metadata=records[f.id].metadata,
+                why=Why(dense_rank=f.ranks[0], lexical_rank=f.ranks[1]),
+            )
+            for f in fused[:limit]
+        ]
+
+    # --- short-term ----------------------------------------------------------------------
+
+    def add_turns(self, turns: Sequence[Turn]) -> None:
+        for turn in turns:
+            self.short_term.append(turn.tenant, turn.user, turn.session, turn.role, turn.text)
+
+    def recent_turns(
+        self, tenant: str, user: str, session: str, n: int | None = None
+    ) -> list[Turn]:
+        return self.short_term.recent(tenant, user, session, n)
+
+    async def close(self) -> None:
+        await self._committer.close()
