@@ -6,6 +6,8 @@ For tests, notebooks and benchmarks' no-server baselines. The Serve application 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import FastAPI
 
 from echoray.api.app import make_app
@@ -14,6 +16,8 @@ from echoray.embedding_service import EmbeddingsService, LocalEmbeddingClient
 from echoray.embeddings import Embedder
 from echoray.engines.factory import make_engine
 from echoray.engines.host import EngineHost
+from echoray.memory.shard_core import MemoryShardCore
+from echoray.memory_service import LocalShards, MemoryService
 from echoray.metrics import GatewayMetrics
 from echoray.serving import ModelClient, OpenAIService
 
@@ -24,13 +28,29 @@ def make_local_hosts(config: EchoRayConfig) -> dict[str, EngineHost]:
 
 
 def make_local_app(
-    config: EchoRayConfig, hosts: dict[str, EngineHost], embedder: Embedder | None = None
+    config: EchoRayConfig,
+    hosts: dict[str, EngineHost],
+    embedder: Embedder | None = None,
+    shards: Sequence[MemoryShardCore] | None = None,
 ) -> FastAPI:
-    """The gateway app over in-process engine hosts (and embedder, when given)."""
+    """The gateway app over in-process engine hosts, and the embedder and memory shards
+    when given (memory needs the embedder)."""
     metrics = GatewayMetrics()
     models: dict[str, ModelClient] = dict(hosts)
     service = OpenAIService(models, config.limits, metrics)
-    embeddings = None
+    embeddings = memory = None
     if embedder is not None:
-        embeddings = EmbeddingsService(LocalEmbeddingClient(embedder), config.embeddings)
-    return make_app(service, config, metrics, embeddings=embeddings)
+        client = LocalEmbeddingClient(embedder)
+        embeddings = EmbeddingsService(client, config.embeddings)
+        if shards:
+            memory = MemoryService(LocalShards(shards), client, config.memory)
+    return make_app(service, config, metrics, embeddings=embeddings, memory=memory)
+
+
+def make_local_shards(config: EchoRayConfig, dimension: int) -> list[MemoryShardCore]:
+    """In-process memory shards over ``storage.uri`` (the same layout the actors use)."""
+    from echoray.memory.store import LanceDBStore
+
+    n = config.memory.num_shards
+    store = LanceDBStore(config.storage.uri, dimension, limits=config.memory)
+    return [MemoryShardCore(store, config.memory, index, n) for index in range(n)]

@@ -15,10 +15,12 @@ from pydantic import BaseModel
 from echoray import __version__
 from echoray.api.auth import Authenticator
 from echoray.api.errors import install_error_handlers, sse_error
+from echoray.api.memory_routes import memory_router
 from echoray.api.middleware import RequestContextMiddleware
 from echoray.config import EchoRayConfig
 from echoray.embedding_service import EmbeddingsService
 from echoray.errors import NotFoundError
+from echoray.memory_service import MemoryService
 from echoray.metrics import GatewayMetrics
 from echoray.protocol import (
     ChatCompletionRequest,
@@ -38,6 +40,7 @@ def make_app(
     metrics: GatewayMetrics | None = None,
     *,
     embeddings: EmbeddingsService | None = None,
+    memory: MemoryService | None = None,
     echo_request_id: bool = True,
 ) -> FastAPI:
     """Build the HTTP app. ``metrics`` must be the registry the service reports to.
@@ -109,6 +112,8 @@ def make_app(
             return await _sse(service.stream_completion(body, rid), rid)
         return _json(await service.completion(body, rid))
 
+    if memory is not None:
+        app.include_router(memory_router(memory, authenticator))
     return app
 
 

@@ -140,9 +140,10 @@ class MemoryShardCore:
                 links += self._neighbour_links(records)
                 self.working_set.upsert(records)
         links += self._temporal_links(records)
-        if links:
-            self.store.add_links(links)
-            self.graph.add(links)
+        step = self.config.max_batch  # the store caps one call like a client batch
+        for start in range(0, len(links), step):
+            self.store.add_links(links[start : start + step])
+        self.graph.add(links)
 
     def _neighbour_links(self, records: list[MemoryRecord]) -> list[Link]:
         assert self.working_set is not None

@@ -1,0 +1,195 @@
+"""The memory API's logic over a shard backend and the embedder (plain Python, no Ray).
+
+``ShardBackend.call(tenant, user, method, *args)`` reaches the one shard that owns the
+(tenant, user): ``ShardClient`` over Ray actors in the cluster, ``LocalShards`` over
+in-process ``MemoryShardCore``s in tests and notebooks. The tenant always comes from the
+caller's API key; every call is scoped by tenant and user.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from echoray.config import MemoryConfig
+from echoray.embedding_service import EmbeddingClient
+from echoray.memory.hashing import shard_for
+from echoray.memory.records import (
+    Link,
+    MemoryFilter,
+    MemoryPatch,
+    MemoryRecord,
+    check_batch,
+    check_limit,
+    check_limits,
+    new_memory_id,
+)
+from echoray.memory.shard_core import MemoryShardCore
+from echoray.memory_protocol import (
+    DeletedResponse,
+    LinkOut,
+    LinksResponse,
+    MemoryBatchRequest,
+    MemoryBatchResponse,
+    MemoryCreateRequest,
+    MemoryIn,
+    MemoryList,
+    MemoryOut,
+    MemoryPatchRequest,
+    MemorySearchRequest,
+    MemorySearchResponse,
+    SearchResult,
+)
+
+
+class ShardBackend(Protocol):
+    async def call(self, tenant: str, user: str, method: str, *args: Any) -> Any: ...
+
+
+class LocalShards:
+    """In-process shards (no Ray): the same routing, the cores called directly."""
+
+    def __init__(self, cores: Sequence[MemoryShardCore]) -> None:
+        self.cores = list(cores)
+
+    async def call(self, tenant: str, user: str, method: str, *args: Any) -> Any:
+        core = self.cores[shard_for(tenant, user, len(self.cores))]
+        result = getattr(core, method)(*args)
+        return await result if inspect.isawaitable(result) else result
+
+
+class MemoryService:
+    """Store, search, list, change and forget memories for one tenant's users."""
+
+    def __init__(self, shards: ShardBackend, embeddings: EmbeddingClient, config: MemoryConfig):
+        self._shards = shards
+        self._embeddings = embeddings
+        self._config = config
+
+    async def create(self, tenant: str, request: MemoryCreateRequest) -> MemoryOut:
+        fields = request.model_dump(exclude={"user"})
+        record = (await self._records(tenant, request.user, [MemoryIn(**fields)]))[0]
+        await self._shards.call(tenant, request.user, "add", [record])
+        return _out(
+            await self._shards.call(tenant, request.user, "get", tenant, request.user, record.id)
+        )
+
+    async def create_batch(self, tenant: str, request: MemoryBatchRequest) -> MemoryBatchResponse:
+        records = await self._records(tenant, request.user, request.memories)
+        result = await self._shards.call(tenant, request.user, "add", records)
+        return MemoryBatchResponse(
+            ids=[r.id for r in records],
+            inserted=len(result.inserted),
+            existing=len(result.existing),
+        )
+
+    async def search(self, tenant: str, request: MemorySearchRequest) -> MemorySearchResponse:
+        check_limit(request.limit, self._config)
+        filters = request.filters
+        flt = MemoryFilter.build(
+            user=request.user,
+            session=filters.session,
+            kinds=filters.kinds,
+            created_after=filters.created_after,
+            created_before=filters.created_before,
+            metadata=filters.metadata,
+        )
+        vectors, _ = await self._embeddings.embed([request.query])
+        hits = await self._shards.call(
+            tenant, request.user, "search", tenant, flt, vectors[0], request.query, request.limit
+        )
+        return MemorySearchResponse(
+            results=[
+                SearchResult(
+                    id=h.id,
+                    text=h.text,
+                    score=h.score,
+                    kind=h.kind,
+                    created_at=h.created_at,
+                    metadata=h.metadata,
+                    why=h.why.model_dump(),
+                )
+                for h in hits
+            ]
+        )
+
+    async def list_memories(
+        self, tenant: str, user: str, limit: int, cursor: str | None
+    ) -> MemoryList:
+        check_limit(limit, self._config)
+        page = await self._shards.call(tenant, user, "list_page", tenant, user, limit, cursor)
+        return MemoryList(data=[_out(r) for r in page.records], next_cursor=page.next_cursor)
+
+    async def get(self, tenant: str, user: str, memory_id: str) -> MemoryOut:
+        return _out(await self._shards.call(tenant, user, "get", tenant, user, memory_id))
+
+    async def update(self, tenant: str, memory_id: str, request: MemoryPatchRequest) -> MemoryOut:
+        changes = request.model_dump(exclude={"user"}, exclude_none=True)
+        if request.text is not None:
+            vectors, _ = await self._embeddings.embed([request.text])
+            changes["vector"] = vectors[0]
+        patch = MemoryPatch.build(**changes)
+        record = await self._shards.call(
+            tenant, request.user, "update", tenant, request.user, memory_id, patch
+        )
+        return _out(record)
+
+    async def delete(self, tenant: str, user: str, memory_id: str) -> DeletedResponse:
+        await self._shards.call(tenant, user, "delete", tenant, user, memory_id)
+        return DeletedResponse(deleted=1)
+
+    async def delete_user(self, tenant: str, user: str) -> DeletedResponse:
+        count = await self._shards.call(tenant, user, "delete_user", tenant, user)
+        return DeletedResponse(deleted=int(count))
+
+    async def links(self, tenant: str, user: str, memory_id: str) -> LinksResponse:
+        links: list[Link] = await self._shards.call(tenant, user, "links", tenant, user, memory_id)
+        return LinksResponse(
+            id=memory_id,
+            links=[LinkOut(src=k.src, dst=k.dst, kind=k.kind, weight=k.weight) for k in links],
+        )
+
+    async def _records(
+        self, tenant: str, user: str, memories: Sequence[MemoryIn]
+    ) -> list[MemoryRecord]:
+        check_batch(len(memories), self._config)  # before spending time on embeddings
+        vectors, _ = await self._embeddings.embed([m.text for m in memories])
+        records = [
+            MemoryRecord.build(
+                id=m.id or new_memory_id(),
+                tenant=tenant,
+                user=user,
+                session=m.session,
+                kind=m.kind,
+                text=m.text,
+                vector=vector,
+                importance=m.importance,
+                pinned=m.pinned,
+                metadata=m.metadata,
+                **({"created_at": m.created_at} if m.created_at else {}),
+            )
+            for m, vector in zip(memories, vectors, strict=True)
+        ]
+        check_limits(records, self._config)
+        return records
+
+
+def _out(record: MemoryRecord) -> MemoryOut:
+    return MemoryOut(
+        id=record.id,
+        user=record.user,
+        session=record.session,
+        kind=record.kind,
+        text=record.text,
+        created_at=record.created_at,
+        last_accessed=record.last_accessed,
+        access_count=record.access_count,
+        importance=record.importance,
+        valence=record.valence,
+        arousal=record.arousal,
+        dominance=record.dominance,
+        strength=record.strength,
+        pinned=record.pinned,
+        metadata=record.metadata,
+    )
