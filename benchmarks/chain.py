@@ -112,6 +112,7 @@ def measure(requests: int, repeats: int) -> list[dict[str, dict[int, LevelResult
                     }
                 ],
                 "embeddings": {"enabled": False},  # the chain under test has no embedder
+                "memory": {"enabled": False},
             },
             environ={},
         )

@@ -182,7 +182,8 @@ def measure_served(
                     }
                 ],
                 "cache": {"dir": "data/cache"},
-                "embeddings": {"enabled": False},  # not measured here; keep its CPU out
+                "embeddings": {"enabled": False},  # not measured here; keep their CPU out
+                "memory": {"enabled": False},
             },
             environ={},
         )

@@ -185,6 +185,8 @@ class ServerConfig(_Strict):
 class MemoryConfig(_Strict):
     """The memory layer: shards, the RAM working set, recall and write limits."""
 
+    enabled: bool = Field(True, description="Serve /v1/memories (needs embeddings.enabled).")
+
     num_shards: int = Field(
         2, ge=1, le=1024, description="MemoryShard actors; (tenant, user) is hashed to one."
     )
@@ -262,6 +264,15 @@ class EchoRayConfig(_Strict):
         if duplicates:
             raise ValueError(f"model names must be unique; repeated: {duplicates}")
         return models
+
+    @model_validator(mode="after")
+    def _memory_needs_embeddings(self) -> EchoRayConfig:
+        if self.memory.enabled and not self.embeddings.enabled:
+            raise ValueError(
+                "memory.enabled needs embeddings.enabled (memories are embedded with the same "
+                "model); enable embeddings or set memory.enabled: false"
+            )
+        return self
 
     def with_absolute_paths(self, base: Path | None = None) -> EchoRayConfig:
         """Local paths resolved against ``base`` (default: the current directory), so

@@ -27,6 +27,8 @@ from echoray.engines.base import GenerationChunk, GenerationRequest
 from echoray.engines.factory import make_engine
 from echoray.engines.host import EngineHost
 from echoray.errors import EngineError, ModelNotReadyError
+from echoray.memory.shard import ShardClient, start_shards
+from echoray.memory_service import MemoryService
 from echoray.metrics import GatewayMetrics
 from echoray.serving import ModelClient, OpenAIService
 from echoray.streams import coalesce
@@ -186,10 +188,13 @@ class Gateway:
             name: ServeModelClient(name, handle) for name, handle in models.items()
         }
         self._service = OpenAIService(clients, self._config.limits, self._metrics)
-        self._embeddings = None
+        self._embeddings = self._memory = None
         if embedder is not None:
             client = ServeEmbeddingClient(embedder)
             self._embeddings = EmbeddingsService(client, self._config.embeddings)
+            if self._config.memory.enabled:
+                shards = ShardClient(start_shards(self._config))  # get-or-create, detached
+                self._memory = MemoryService(shards, client, self._config.memory)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return make_app(
@@ -197,6 +202,7 @@ class Gateway:
             self._config,
             self._metrics,
             embeddings=self._embeddings,
+            memory=self._memory,
             echo_request_id=False,
         )
 

@@ -16,6 +16,7 @@ from echoray.serve.app import build_app, build_app_from_config
 
 pytestmark = [pytest.mark.ray, pytest.mark.model]
 MODEL = "smollm2-135m-instruct"
+SLOW_LOAD_S = 20  # the slow fake model loads this long after its replica starts
 
 
 def wait_until(check, timeout: float = 180, interval: float = 0.5) -> None:
@@ -28,7 +29,9 @@ def wait_until(check, timeout: float = 180, interval: float = 0.5) -> None:
 
 
 @pytest.fixture(scope="module")
-def main_app(serve_port: int, model_cache_dir: Path) -> Iterator[str]:
+def deployment(
+    serve_port: int, model_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, float]]:
     """The real model plus a slow-loading fake, deployed at '/'."""
     from ray import serve
 
@@ -42,23 +45,28 @@ def main_app(serve_port: int, model_cache_dir: Path) -> Iterator[str]:
                 },
                 {
                     "name": "slow-fake",
-                    "engine": {"kind": "fake", "load_delay_s": 6},
+                    "engine": {"kind": "fake", "load_delay_s": SLOW_LOAD_S},
                     "deployment": {"num_cpus": 0.1},
                 },
             ],
             "cache": {"dir": str(model_cache_dir)},
+            "storage": {"uri": str(tmp_path_factory.mktemp("serve-data"))},
         },
         environ={},
     )
+    deployed_at = time.monotonic()
     serve.run(app, name="echoray", route_prefix="/", blocking=False)
-    yield f"http://127.0.0.1:{serve_port}"
+    yield f"http://127.0.0.1:{serve_port}", deployed_at
     serve.delete("echoray")
 
 
-def test_readyz_turns_200_only_after_every_model_loaded(main_app: str) -> None:
+def test_readyz_turns_200_only_after_every_model_loaded(deployment: tuple[str, float]) -> None:
+    main_app, deployed_at = deployment
     wait_until(lambda: httpx.get(f"{main_app}/healthz", timeout=5).status_code == 200, 60)
     first = httpx.get(f"{main_app}/readyz", timeout=10)
-    assert first.status_code == 503  # the fake takes 6 s to load, the real model longer
+    # The slow fake cannot be loaded before SLOW_LOAD_S after it was deployed.
+    assert time.monotonic() - deployed_at < SLOW_LOAD_S, "deploying took too long to test"
+    assert first.status_code == 503
     assert first.json()["models"]["slow-fake"] is False
     wait_until(lambda: httpx.get(f"{main_app}/readyz", timeout=10).status_code == 200)
     assert httpx.get(f"{main_app}/readyz", timeout=10).json()["models"] == {
@@ -66,6 +74,11 @@ def test_readyz_turns_200_only_after_every_model_loaded(main_app: str) -> None:
         "slow-fake": True,
         "all-minilm-l6-v2": True,
     }
+
+
+@pytest.fixture(scope="module")
+def main_app(deployment: tuple[str, float]) -> str:
+    return deployment[0]
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +173,32 @@ def test_client_disconnect_cancels_generation(main_app: str, client: openai.Open
     wait_until(lambda: handle.stats.remote().result() == {"in_flight": 0, "decoding": 0}, 20)
 
 
+def test_memory_api_through_serve_and_shard_actors(main_app: str) -> None:
+    created = httpx.post(
+        f"{main_app}/v1/memories",
+        json={
+            "user": "u1",
+            "text": "My favourite colour is teal",
+            "session": "s1",
+        },
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    found = httpx.post(
+        f"{main_app}/v1/memories/search",
+        json={
+            "user": "u1",
+            "query": "what colour do I like?",
+            "limit": 3,
+        },
+        timeout=30,
+    )
+    assert found.json()["results"][0]["id"] == created.json()["id"]
+    assert httpx.get(f"{main_app}/v1/memories", params={"user": "u2"}).json()["data"] == []
+    forgotten = httpx.delete(f"{main_app}/v1/memories", params={"user": "u1"}, timeout=30)
+    assert forgotten.json() == {"deleted": 1}
+
+
 def test_two_models_are_routed_by_name(client: openai.OpenAI) -> None:
     fake = client.chat.completions.create(
         model="slow-fake", messages=[{"role": "user", "content": "route me"}]
@@ -183,6 +222,7 @@ def test_auth_app_under_a_route_prefix(serve_port: int) -> None:
             ],
             "auth": {"enabled": True, "api_keys": {"sk-acme": "acme"}},
             "embeddings": {"enabled": False},
+            "memory": {"enabled": False},
             "server": {"gateway": {"num_cpus": 0.1}},
         }
     )
