@@ -199,6 +199,22 @@ def test_memory_api_through_serve_and_shard_actors(main_app: str) -> None:
     assert forgotten.json() == {"deleted": 1}
 
 
+def test_sync_client_chat_with_user_and_memory(main_app: str) -> None:
+    from echoray.client import EchoRay
+
+    with EchoRay(main_app) as er:
+        er.memories.add("carol", "Carol's dog is named Pepper", session="s9")
+        assert er.memories.search("carol", "dog's name", limit=1)[0]["text"].startswith("Carol")
+        reply = er.chat.chat.completions.create(
+            model=MODEL,
+            user="carol",
+            max_tokens=4,
+            messages=[{"role": "user", "content": "Hello"}],
+        )
+        assert reply.choices[0].message.content
+        assert er.memories.forget_user("carol") == 1
+
+
 def test_two_models_are_routed_by_name(client: openai.OpenAI) -> None:
     fake = client.chat.completions.create(
         model="slow-fake", messages=[{"role": "user", "content": "route me"}]
