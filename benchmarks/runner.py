@@ -52,6 +52,7 @@ BENCHMARKS: Mapping[str, str] = MappingProxyType(
         "inference": "benchmarks.inference",
         "chain": "benchmarks.chain",
         "retrieval": "benchmarks.retrieval.bench",
+        "memory": "benchmarks.memory",
     }
 )
 

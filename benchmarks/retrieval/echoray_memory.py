@@ -1,23 +1,153 @@
-"""Adapter slot for echoray's own memory search, measured against the two baselines.
+"""echoray's own memory search as a retriever, measured against the two baselines.
 
-echoray's memory search does not exist yet, so this factory reports it unavailable and the
-benchmark measures only the baselines. When the memory issue lands, replace the body of
-``make_echoray_retriever`` with an adapter that stores each Memory (id, text, created_at)
-under one user per sample and returns its ranked ids; do not fake it with a baseline.
+Each sample gets a fresh ``MemoryShardCore`` over its own LanceDB folder (a temporary
+directory, removed when the next sample is indexed and at exit), so the real write path
+runs: every turn becomes a ``MemoryRecord`` of one user, with its session (``session_3``)
+and a ``created_at`` of its session's date plus ``TURN_SPACING_S`` per turn within the
+session (the files date sessions, not turns; turns of a real chat are written one after
+another); vectors are all-MiniLM-L6-v2 embeddings (echoray's ``MiniLMEmbedder``). Each
+session is written with one ``add`` call, in order, so the core makes its temporal and
+neighbour links as it would in service. A query is embedded with the same model and
+answered by ``MemoryShardCore.search`` (dense + BM25 fused by rank, plus associative recall
+over links) with the default ``MemoryConfig``; query latency includes the embedding, as
+for the dense baseline. Memory ids are the turn's position; results map back to dia ids.
 """
 
 from __future__ import annotations
 
-from benchmarks.retrieval.retrievers import Retriever, RetrieverUnavailable
+import asyncio
+import atexit
+import itertools
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-NOT_THERE_YET = "echoray memory search: not there yet (memory issue pending)"
+from benchmarks.retrieval.locomo import Memory
+
+if TYPE_CHECKING:
+    from echoray.config import MemoryConfig
+    from echoray.memory.records import MemoryRecord
+    from echoray.memory.shard_core import MemoryShardCore
+
+TENANT = "bench"
+USER = "locomo-user"
+# Seconds between consecutive turns of one session (the files give one date per session).
+TURN_SPACING_S = 30.0
+# Sessions without a readable date are placed this far apart, from UNDATED_EPOCH.
+UNDATED_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+UNDATED_SESSION_GAP = timedelta(days=1)
 
 
-def make_echoray_retriever() -> Retriever:
-    """Return echoray's memory search as a Retriever.
+def session_times(memories: Sequence[Memory], spacing_s: float = TURN_SPACING_S) -> list[datetime]:
+    """``created_at`` of each memory: its session's date plus ``spacing_s`` per earlier turn
+    of the same session (an undated session counts days from ``UNDATED_EPOCH``)."""
+    seen: dict[int, int] = {}
+    times = []
+    for memory in memories:
+        position = seen.get(memory.session, 0)
+        seen[memory.session] = position + 1
+        start = memory.created_at or (UNDATED_EPOCH + memory.session * UNDATED_SESSION_GAP)
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+        times.append(start + timedelta(seconds=spacing_s * position))
+    return times
 
-    Raises:
-        RetrieverUnavailable: always, until echoray ships a memory search and the adapter
-            here is written.
-    """
-    raise RetrieverUnavailable(NOT_THERE_YET)
+
+class EchoRayRetriever:
+    """``MemoryShardCore`` search over one sample's memories; see the module docstring."""
+
+    name = "echoray"
+
+    def __init__(
+        self,
+        embedder: Any,
+        config: MemoryConfig | None = None,
+        *,
+        turn_spacing_s: float = TURN_SPACING_S,
+    ) -> None:
+        from echoray.config import MemoryConfig
+
+        self._embedder = embedder
+        self._config = config or MemoryConfig()
+        self._turn_spacing_s = turn_spacing_s
+        self._root = Path(tempfile.mkdtemp(prefix="echoray-retrieval-"))
+        atexit.register(shutil.rmtree, self._root, ignore_errors=True)
+        self._samples = itertools.count()
+        self._folder: Path | None = None
+        self._core: MemoryShardCore | None = None
+        self._dia_ids: dict[str, str] = {}
+
+    @property
+    def device(self) -> str:
+        """Where the embedding model runs (``MiniLMEmbedder`` is CPU only)."""
+        model = getattr(self._embedder, "_model", None)
+        return str(getattr(model, "device", "cpu"))
+
+    def _records(self, memories: Sequence[Memory]) -> list[MemoryRecord]:
+        from echoray.memory.records import MemoryRecord
+
+        vectors = self._embedder.embed([memory.text for memory in memories])
+        times = session_times(memories, self._turn_spacing_s)
+        return [
+            MemoryRecord.build(
+                id=f"t{position}",
+                tenant=TENANT,
+                user=USER,
+                session=f"session_{memory.session}",
+                text=memory.text,
+                vector=vectors[position],
+                created_at=times[position],
+            )
+            for position, memory in enumerate(memories)
+        ]
+
+    async def _write(self, core: MemoryShardCore, records: list[MemoryRecord]) -> None:
+        step = self._config.max_batch
+        for _, grouped in itertools.groupby(records, key=lambda record: record.session):
+            session = list(grouped)
+            for start in range(0, len(session), step):
+                await core.add(session[start : start + step])
+        await core.close()
+
+    def index(self, memories: Sequence[Memory]) -> None:
+        """Write one sample's memories into a fresh core, replacing the previous one."""
+        from echoray.memory.shard_core import MemoryShardCore
+        from echoray.memory.store import LanceDBStore
+
+        self._drop()
+        self._dia_ids = {f"t{position}": memory.id for position, memory in enumerate(memories)}
+        if not memories:
+            return
+        self._folder = self._root / f"sample-{next(self._samples)}"
+        store = LanceDBStore(str(self._folder), self._embedder.dimension, limits=self._config)
+        core = MemoryShardCore(store, self._config)
+        asyncio.run(self._write(core, self._records(memories)))
+        self._core = core
+
+    def search(self, query: str, k: int) -> list[str]:
+        """Dia ids of the k memories ``MemoryShardCore.search`` ranks best for ``query``."""
+        from echoray.memory.records import MemoryFilter
+
+        if self._core is None or k < 1:
+            return []
+        vector = self._embedder.embed([query])[0]
+        hits = self._core.search(TENANT, MemoryFilter(user=USER), vector, query, k)
+        return [self._dia_ids[hit.id] for hit in hits]
+
+    def _drop(self) -> None:
+        self._core = None
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+
+def make_echoray_retriever() -> EchoRayRetriever:
+    """Factory for the retriever registry: loads MiniLM (a few seconds on CPU)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from echoray.embeddings import MiniLMEmbedder
+
+    return EchoRayRetriever(MiniLMEmbedder())
