@@ -52,11 +52,15 @@ class Activation:
     path: tuple[str, ...]
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> list[Fused]:
-    """Fuse rankings (ids, best first) by reciprocal rank, best first.
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[str]], k: int = 60, weights: Sequence[float] | None = None
+) -> list[Fused]:
+    """Fuse rankings (ids, best first) by weighted reciprocal rank, best first: an id
+    scores ``sum(weight_i / (k + rank_i))`` over the lists it appears in.
 
     Ties are broken by the best single rank, then by id, so the order is deterministic.
     """
+    weights = list(weights) if weights is not None else [1.0] * len(rankings)
     ranks: dict[str, list[int | None]] = {}
     for position, ranking in enumerate(rankings):
         for rank, item in enumerate(ranking, start=1):
@@ -64,7 +68,11 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> li
             if slots[position] is None:  # an id repeated in one list counts once
                 slots[position] = rank
     fused = [
-        Fused(item, sum(1.0 / (k + r) for r in slots if r is not None), tuple(slots))
+        Fused(
+            item,
+            sum(w / (k + r) for w, r in zip(weights, slots, strict=True) if r is not None),
+            tuple(slots),
+        )
         for item, slots in ranks.items()
     ]
     fused.sort(key=lambda f: (-f.score, min(r for r in f.ranks if r is not None), f.id))
@@ -125,7 +133,11 @@ def recall(
     depth = max(limit * _DEPTH_FACTOR, _MIN_DEPTH)
     dense = working_set.dense_search(tenant, flt, query_vector, depth)
     lexical = working_set.lexical_search(tenant, flt, query_text, depth) if query_text else []
-    fused = reciprocal_rank_fusion([[r.id for r in dense], [r.id for r in lexical]], config.rrf_k)
+    fused = reciprocal_rank_fusion(
+        [[r.id for r in dense], [r.id for r in lexical]],
+        config.rrf_k,
+        weights=(1.0, config.lexical_weight),
+    )
     hits = [
         working_set.hit(
             tenant, flt.user, f.id, f.score, Why(dense_rank=f.ranks[0], lexical_rank=f.ranks[1])

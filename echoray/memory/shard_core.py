@@ -240,7 +240,9 @@ class MemoryShardCore:
         lexical = self.store.text_search(tenant, flt, text, depth) if text else []
         records = {r.id: r for r, _ in [*dense, *lexical]}
         fused = reciprocal_rank_fusion(
-            [[r.id for r, _ in dense], [r.id for r, _ in lexical]], self.config.rrf_k
+            [[r.id for r, _ in dense], [r.id for r, _ in lexical]],
+            self.config.rrf_k,
+            weights=(1.0, self.config.lexical_weight),
         )
         return [
             SearchHit(

@@ -140,7 +140,8 @@ def test_recall_fuses_dense_and_lexical_with_reasons(corpus: WorkingSet) -> None
     assert [h.id for h in hits][:2] == ["c7", "c1"]
     assert hits[0].why.dense_rank == 1 and hits[0].why.lexical_rank == 1
     assert hits[0].why.link_path is None
-    assert hits[0].score == pytest.approx(2 / 61)
+    lexical_weight = MemoryConfig().lexical_weight
+    assert hits[0].score == pytest.approx((1 + lexical_weight) / 61)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
@@ -219,3 +220,13 @@ def test_link_graph() -> None:
     assert graph.neighbours("acme", "alice", "a") == [("c", 0.5)]
     graph.remove_user("acme", "alice")
     assert len(graph) == 0
+
+
+def test_fusion_weights_scale_each_list() -> None:
+    from echoray.memory.recall import reciprocal_rank_fusion
+
+    fused = reciprocal_rank_fusion([["a", "b"], ["b", "a"]], k=0, weights=(1.0, 0.25))
+    assert [f.id for f in fused] == ["a", "b"]
+    assert fused[0].score == pytest.approx(1 + 0.25 / 2)
+    unweighted = reciprocal_rank_fusion([["a", "b"], ["b", "a"]], k=0)
+    assert unweighted[0].score == pytest.approx(1.5)
