@@ -22,7 +22,11 @@ pytestmark = pytest.mark.ray
 @pytest.fixture
 def shards(ray_cluster: None, tmp_path: Path):
     config = config_from_args(
-        {"storage": {"uri": str(tmp_path / "db")}, "memory": {"num_shards": 2}}
+        {
+            "storage": {"uri": str(tmp_path / "db")},
+            # small commits, so a kill after the first acknowledgement finds writes in flight
+            "memory": {"num_shards": 2, "group_commit_max_batch": 20},
+        }
     )
     namespace = f"test-{uuid.uuid4().hex[:8]}"
     handles = start_shards(config, namespace=namespace)
@@ -32,7 +36,9 @@ def shards(ray_cluster: None, tmp_path: Path):
         ray.kill(handle, no_restart=True)
 
 
-async def test_kill_mid_ingest_loses_and_duplicates_nothing(shards) -> None:
+async def test_kill_mid_ingest_loses_and_duplicates_nothing(
+    shards, caplog: pytest.LogCaptureFixture
+) -> None:
     client = ShardClient(shards, base_delay_s=0.1)
     shard = client.shard("acme", "alice")
     batches = [
@@ -55,7 +61,8 @@ async def test_kill_mid_ingest_loses_and_duplicates_nothing(shards) -> None:
     tasks = [asyncio.create_task(ingest(batch)) for batch in batches]
     await kill_midway()
     acknowledged = await asyncio.gather(*tasks)
-    assert acked_before_kill[0] < len(batches)  # the kill really fell in the middle
+    assert acked_before_kill[0] < len(batches)  # the kill really fell in the middle...
+    assert any("retrying" in r.getMessage() for r in caplog.records)  # ...of calls in flight
     acked_ids = [i for ids in acknowledged for i in ids]
     assert len(acked_ids) == 400 and len(set(acked_ids)) == 400
     assert await client.call("acme", "alice", "count", "acme", "alice") == 400
