@@ -77,13 +77,18 @@ def _time(run: Callable[[int], Any], queries: int, warmup: int = 5) -> dict[str,
 
 
 def measure_search(
-    rows: int = 100_000, dimension: int = 384, queries: int = 200, k: int = 10, seed: int = 0
+    rows: int = 100_000,
+    dimension: int = 384,
+    queries: int = 200,
+    k: int = 10,
+    seed: int = 0,
+    dtype: str = MemoryConfig().working_set_dtype,
 ) -> dict[str, Any]:
     """Latency percentiles (ms) of working-set search and of a numpy scan; see the module."""
     rng = np.random.default_rng(seed)
     records = _records(rows, dimension, rng)
     started = time.perf_counter()
-    ws = WorkingSet(dimension, max_rows=max(rows, 1))
+    ws = WorkingSet(dimension, max_rows=max(rows, 1), dtype=dtype)  # type: ignore[arg-type]
     ws.load(records)
     load_s = time.perf_counter() - started
     matrix = np.ascontiguousarray(np.stack([r.vector for r in records]))
@@ -128,6 +133,7 @@ def measure_search(
         "dimension": dimension,
         "queries": queries,
         "k": k,
+        "dtype": dtype,
         "load_s": round(load_s, 2),
         **timings,
         "dense_p95_over_numpy_p95": round(
@@ -142,8 +148,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--dimension", type=int, default=384)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--dtype", choices=["float32", "float16"], default=MemoryConfig().working_set_dtype
+    )
     args = parser.parse_args(argv)
-    print(json.dumps(measure_search(args.rows, args.dimension, args.queries), indent=2))
+    result = measure_search(args.rows, args.dimension, args.queries, dtype=args.dtype)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

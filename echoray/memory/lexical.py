@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Above (postings scored) * this > documents, per-document sums use a dense array.
+_DENSE_SUM_SHARE = 8
 _MAX_TOKEN_CHARS = 40
 STOP_WORDS = frozenset(
     [
@@ -235,8 +237,14 @@ class BM25Index:
             docs, scores = docs[allowed], scores[allowed]
         if len(docs) == 0:
             return []
-        unique, inverse = np.unique(docs, return_inverse=True)
-        totals = np.bincount(inverse, weights=scores, minlength=len(unique))
+        if len(docs) * _DENSE_SUM_SHARE > len(self._live):
+            # Many postings: summing into one slot per document number beats sorting them.
+            summed = np.bincount(docs, weights=scores, minlength=len(self._live))
+            unique = np.flatnonzero(summed)
+            totals = summed[unique]
+        else:
+            unique, inverse = np.unique(docs, return_inverse=True)
+            totals = np.bincount(inverse, weights=scores, minlength=len(unique))
         picked = top_with_ties(totals, limit)
         if tie_key is not None and len(picked) > limit:
             # Many documents can tie at the cut: only those need the (slower) tie key.

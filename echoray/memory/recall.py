@@ -2,7 +2,9 @@
 
 ``recall`` answers a query from a ``WorkingSet`` and a ``LinkGraph``:
 
-1. dense (cosine) and lexical (BM25) rankings of the memories that pass the filter;
+1. dense and lexical (BM25) rankings of the memories that pass the filter; the dense score
+   is the cosine less the memory's similarity to the user's centroid
+   (``MemoryConfig.dense_centering``), which stops generic memories ranking first;
 2. reciprocal-rank fusion, ``score = sum(1 / (k + rank))`` over the lists a memory is in;
 3. associative recall: activation spreads from the fused hits over links for 1 or 2 hops,
    multiplied at each hop by ``decay`` times the link weight; a linked memory that passes
@@ -131,7 +133,9 @@ def recall(
         UnprocessableEntityError: the query vector has the wrong dimension.
     """
     depth = max(limit * _DEPTH_FACTOR, _MIN_DEPTH)
-    dense = working_set.dense_search(tenant, flt, query_vector, depth)
+    dense = working_set.dense_search(
+        tenant, flt, query_vector, depth, centering=config.dense_centering
+    )
     lexical = working_set.lexical_search(tenant, flt, query_text, depth) if query_text else []
     fused = reciprocal_rank_fusion(
         [[r.id for r in dense], [r.id for r in lexical]],

@@ -126,6 +126,15 @@ def where_users(tenant: str, users: Sequence[str]) -> str:
     return _all_of([where_scope(tenant), _in_list("user", users, "user")])
 
 
+def where_tenant_id(tenant: str, row_id: str, field: str = "id") -> str:
+    """The row of one tenant with this id, whoever its user (experiences by request id).
+
+    Raises:
+        UnprocessableEntityError: a malformed tenant or id (``param`` is ``field``).
+    """
+    return _all_of([where_scope(tenant), f"id = {sql_string(validate_identifier(row_id, field))}"])
+
+
 def where_ids(tenant: str, user: str, ids: Sequence[str], column: str = "id") -> str:
     """Rows of one user whose ``column`` (``id``, ``src`` or ``dst``) is one of ``ids``.
 

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import ray
@@ -23,6 +24,7 @@ from echoray.embeddings import MINILM_DIMENSION
 from echoray.errors import ServiceUnavailableError, unwrap_remote
 from echoray.memory.hashing import shard_for
 from echoray.memory.records import (
+    Experience,
     Link,
     MemoryFilter,
     MemoryPatch,
@@ -30,8 +32,9 @@ from echoray.memory.records import (
     Page,
     SearchHit,
     Turn,
+    TurnRole,
 )
-from echoray.memory.shard_core import MemoryShardCore
+from echoray.memory.shard_core import ChatRecall, MemoryShardCore
 from echoray.memory.store import AppendResult, LanceDBStore
 
 log = logging.getLogger(__name__)
@@ -92,6 +95,42 @@ class MemoryShard:
 
     async def count(self, tenant: str, user: str) -> int:
         return self.core.store.count(tenant, user)
+
+    async def recall_for_chat(
+        self,
+        tenant: str,
+        user: str,
+        session: str | None,
+        vector: Any,
+        text: str,
+        limit: int,
+        turns: int,
+    ) -> ChatRecall:
+        return self.core.recall_for_chat(tenant, user, session, vector, text, limit, turns)
+
+    async def capture(
+        self,
+        experience: Experience,
+        memory: MemoryRecord | None,
+        turns: list[tuple[TurnRole, str]],
+        used: list[str],
+    ) -> None:
+        await self.core.capture(experience, memory, turns, used)
+
+    async def find_experience(self, tenant: str, experience_id: str) -> Experience:
+        return self.core.find_experience(tenant, experience_id)
+
+    async def apply_feedback(
+        self,
+        tenant: str,
+        user: str,
+        experience_id: str,
+        score: float,
+        comment: str | None,
+        step: float,
+        at: datetime,
+    ) -> tuple[Experience, int]:
+        return self.core.apply_feedback(tenant, user, experience_id, score, comment, step, at)
 
 
 def start_shards(

@@ -16,10 +16,13 @@ from __future__ import annotations
 import collections
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
 from echoray.config import MemoryConfig
+from echoray.errors import NotFoundError
 from echoray.memory.graph import LinkGraph
 from echoray.memory.group_commit import GroupCommitter
 from echoray.memory.hashing import shard_for
@@ -30,13 +33,16 @@ from echoray.memory.recall import (
     temporal_links,
 )
 from echoray.memory.records import (
+    Experience,
     Link,
     MemoryFilter,
     MemoryPatch,
     MemoryRecord,
     Page,
+    Pattern,
     SearchHit,
     Turn,
+    TurnRole,
     Why,
 )
 from echoray.memory.short_term import ShortTermMemory
@@ -46,6 +52,25 @@ from echoray.memory.working_set import WorkingSet
 log = logging.getLogger(__name__)
 
 _RECENT_PER_SESSION = 16  # recent memories kept per session to make temporal links
+
+
+@dataclass(frozen=True)
+class Recalled:
+    """One memory recalled for the cognitive pipeline: the whole record, its fused recall
+    score and why it was recalled."""
+
+    record: MemoryRecord
+    score: float
+    why: Why
+
+
+@dataclass(frozen=True)
+class ChatRecall:
+    """What one chat request needs from its user's shard, fetched in one call."""
+
+    recalled: list[Recalled]
+    turns: list[Turn]
+    patterns: list[Pattern]
 
 
 class MemoryShardCore:
@@ -67,6 +92,7 @@ class MemoryShardCore:
             max_batch=config.group_commit_max_batch,
         )
         self.working_set: WorkingSet | None = None
+        self._patterns: dict[tuple[str, str], list[Pattern]] = {}
         self.rebuild()
 
     # --- start ---------------------------------------------------------------------------
@@ -194,6 +220,7 @@ class MemoryShardCore:
             self.working_set.remove_user(tenant, user)
         self.graph.remove_user(tenant, user)
         self.short_term.drop_user(tenant, user)
+        self._patterns.pop((tenant, user), None)
         for key in [k for k in self._recent if k[:2] == (tenant, user)]:
             del self._recent[key]
         return count
@@ -257,6 +284,105 @@ class MemoryShardCore:
             )
             for f in fused[:limit]
         ]
+
+    # --- the cognitive pipeline -----------------------------------------------------------
+
+    def recall_for_chat(
+        self,
+        tenant: str,
+        user: str,
+        session: str | None,
+        vector: np.ndarray,
+        text: str,
+        limit: int,
+        turns: int,
+    ) -> ChatRecall:
+        """Long-term and associative recall, the session's recent turns and the user's
+        learned patterns: everything a chat request reads from memory, in one call."""
+        hits = self.search(tenant, MemoryFilter(user=user), vector, text, limit)
+        records = self._records(tenant, user, [hit.id for hit in hits])
+        recalled = [Recalled(records[h.id], h.score, h.why) for h in hits if h.id in records]
+        recent = self.recent_turns(tenant, user, session, turns) if session and turns else []
+        return ChatRecall(recalled, recent, self.patterns(tenant, user))
+
+    def patterns(self, tenant: str, user: str) -> list[Pattern]:
+        """The user's learned request patterns (read from LanceDB once, then kept)."""
+        key = (tenant, user)
+        if key not in self._patterns:
+            self._patterns[key] = self.store.list_patterns(tenant, user)
+        return self._patterns[key]
+
+    async def capture(
+        self,
+        experience: Experience,
+        memory: MemoryRecord | None,
+        turns: Sequence[tuple[TurnRole, str]],
+        used: Sequence[str],
+    ) -> None:
+        """Learn from one served exchange: store the experience, count an access of each
+        memory used, extend the session's short-term memory and write the user's turn as a
+        long-term memory. Retrying is safe: experiences and memories are idempotent by id."""
+        tenant, user = experience.tenant, experience.user
+        self.store.append_experiences([experience])
+        if used:
+            self.store.touch(tenant, user, list(used), experience.created_at)
+            if self.working_set is not None:
+                self.working_set.touch(tenant, user, used, experience.created_at)
+        if experience.session is not None:
+            for role, text in turns:
+                self.short_term.append(tenant, user, experience.session, role, text)
+        if memory is not None:
+            await self.add([memory])
+
+    def find_experience(self, tenant: str, experience_id: str) -> Experience:
+        """An experience by request id (any shard can read it: the table is shared)."""
+        return self.store.get_experience(tenant, experience_id)
+
+    def apply_feedback(
+        self,
+        tenant: str,
+        user: str,
+        experience_id: str,
+        score: float,
+        comment: str | None,
+        step: float,
+        at: datetime,
+    ) -> tuple[Experience, int]:
+        """Record feedback on an exchange and move the strength of the memories it used.
+
+        Strength moves by ``step * (score - previous score)``, so sending the same feedback
+        twice changes nothing and a revised one moves only by the difference.
+
+        Returns:
+            The updated experience and how many memories changed strength.
+
+        Raises:
+            NotFoundError: no such experience for this tenant and user.
+        """
+        experience = self.store.get_experience(tenant, experience_id)
+        if experience.user != user:
+            raise NotFoundError(f"no chat exchange {experience_id!r}", param="request_id")
+        delta = step * (score - (experience.feedback or 0.0))
+        metadata = {**experience.metadata, "feedback_at": at.isoformat()}
+        if comment is not None:
+            metadata["feedback_comment"] = comment
+        updated = experience.model_copy(update={"feedback": score, "metadata": metadata})
+        self.store.set_experience_feedback(updated)
+        changed = 0
+        for memory in self.store.get_many(tenant, user, experience.memory_ids):
+            strength = min(1.0, max(0.0, memory.strength + delta))
+            if strength != memory.strength:
+                self.update(tenant, user, memory.id, MemoryPatch.build(strength=strength))
+                changed += 1
+        return updated, changed
+
+    def _records(self, tenant: str, user: str, ids: list[str]) -> dict[str, MemoryRecord]:
+        if self.working_set is not None:
+            held = {i: self.working_set.record(tenant, user, i) for i in ids}
+            found = {i: r for i, r in held.items() if r is not None}
+            if len(found) == len(ids):
+                return found
+        return {r.id: r for r in self.store.get_many(tenant, user, ids)}
 
     # --- short-term ----------------------------------------------------------------------
 

@@ -539,6 +539,38 @@ class LanceDBStore:
         )
         return rows.experiences_from(table)
 
+    def get_experience(self, tenant: str, experience_id: str) -> Experience:
+        """One experience of a tenant by id (the request id of the exchange).
+
+        Raises:
+            NotFoundError: no such experience for this tenant.
+            UnprocessableEntityError: a malformed tenant or id.
+        """
+        table = (
+            self._tables[schemas.EXPERIENCES]
+            .search()
+            .where(safe.where_tenant_id(tenant, experience_id, "request_id"))
+            .limit(1)
+            .to_arrow()
+        )
+        found = rows.experiences_from(table)
+        if not found:
+            raise NotFoundError(
+                f"no chat exchange with request id {experience_id!r} is recorded for this "
+                "tenant (feedback needs a chat that named a `user`)",
+                param="request_id",
+            )
+        return found[0]
+
+    def set_experience_feedback(self, experience: Experience) -> None:
+        """Store an experience's feedback and metadata (one commit; the row must exist)."""
+        (
+            self._tables[schemas.EXPERIENCES]
+            .merge_insert(_ID_KEY)
+            .when_matched_update_all()
+            .execute(rows.experiences_table([experience]))
+        )
+
     def upsert_patterns(self, patterns: Sequence[Pattern]) -> None:
         """Insert or replace patterns by id (one commit).
 

@@ -32,14 +32,11 @@ from echoray.errors import ServiceUnavailableError, UnprocessableEntityError
 from echoray.memory.lexical import BM25Index, top_with_ties
 from echoray.memory.records import MemoryFilter, MemoryRecord, SearchHit, Why
 from echoray.memory.safe import metadata_token, to_micros
+from echoray.memory.scan import candidate_scores
 from echoray.memory.schemas import MEMORY_KINDS
 
 Key = tuple[str, str, str]
 _NO_SESSION = -1
-# Above this share of all rows, scoring the whole matrix and picking rows afterwards is
-# cheaper than gathering the rows into a copy first.
-_FULL_SCAN_SHARE = 0.5
-_GATHER_BLOCK = 1024
 
 
 @dataclass(frozen=True)
@@ -51,9 +48,10 @@ class Ranked:
     rank: int
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Entry:
-    """What a row needs beyond its vector to become a search result."""
+    """A memory's fields beyond its vector: enough to answer a search, and to rebuild the
+    whole record for the cognitive pipeline without a LanceDB read."""
 
     key: Key
     text: str
@@ -61,6 +59,21 @@ class _Entry:
     kind: str
     created_at: datetime
     metadata: dict[str, Any]
+    fields: dict[str, Any]  # MemoryRecord's remaining scalar fields (importance, strength, …)
+
+
+# MemoryRecord fields an _Entry keeps in ``fields``.
+_SCALAR_FIELDS = (
+    "last_accessed",
+    "access_count",
+    "importance",
+    "valence",
+    "arousal",
+    "dominance",
+    "strength",
+    "pinned",
+    "sources",
+)
 
 
 class _Interner:
@@ -109,6 +122,9 @@ class WorkingSet:
         self._metadata_index: dict[tuple[str, str], set[int]] = {}
         self._lexical = BM25Index()
         self._owner_rows: dict[tuple[int, int], np.ndarray] = {}
+        # Per (tenant, user) code: the sum and count of stored vectors, for ``centroid``.
+        self._owner_sum: dict[tuple[int, int], np.ndarray] = {}
+        self._owner_count: dict[tuple[int, int], int] = {}
 
     # --- size ----------------------------------------------------------------------
 
@@ -193,6 +209,34 @@ class WorkingSet:
             return None
         return np.array(self._vectors[self._doc_row[doc]], dtype=np.float32)  # a copy: rows move
 
+    def record(self, tenant: str, user: str, memory_id: str) -> MemoryRecord | None:
+        """The whole record of one memory held here (its vector as stored), or None."""
+        doc = self._key_doc.get((tenant, user, memory_id))
+        if doc is None:
+            return None
+        entry = self._entries[doc]
+        return MemoryRecord.model_construct(  # built from a validated record: no re-check
+            id=memory_id,
+            tenant=tenant,
+            user=user,
+            session=entry.session,
+            kind=entry.kind,  # type: ignore[arg-type]
+            text=entry.text,
+            vector=np.array(self._vectors[self._doc_row[doc]], dtype=np.float32),
+            created_at=entry.created_at,
+            metadata=entry.metadata,
+            **entry.fields,
+        )
+
+    def touch(self, tenant: str, user: str, ids: Iterable[str], at: datetime) -> None:
+        """Count one more access of each memory held here (mirrors ``LanceDBStore.touch``)."""
+        for memory_id in dict.fromkeys(ids):
+            doc = self._key_doc.get((tenant, user, memory_id))
+            if doc is not None:
+                fields = self._entries[doc].fields
+                fields["access_count"] += 1
+                fields["last_accessed"] = at
+
     def ids(self, tenant: str, user: str) -> list[str]:
         """Ids of one user's memories held here."""
         return [self._entries[int(self._row_doc[r])].key[2] for r in self._rows_of(tenant, user)]
@@ -222,11 +266,31 @@ class WorkingSet:
             why=why,
         )
 
+    def centroid(self, tenant: str, user: str) -> np.ndarray | None:
+        """The mean of one user's stored vectors (float32), or None if none are held."""
+        tenant_code, user_code = self._tenants.find(tenant), self._users.find(user)
+        if tenant_code is None or user_code is None:
+            return None
+        owner = (tenant_code, user_code)
+        count = self._owner_count.get(owner, 0)
+        return None if count == 0 else (self._owner_sum[owner] / count).astype(np.float32)
+
     def dense_search(
-        self, tenant: str, flt: MemoryFilter, query: np.ndarray, limit: int
+        self,
+        tenant: str,
+        flt: MemoryFilter,
+        query: np.ndarray,
+        limit: int,
+        *,
+        centering: float = 0.0,
     ) -> list[Ranked]:
-        """The ``limit`` memories passing ``flt`` most similar to ``query`` (cosine, best
-        first; equal scores in id order, so a rebuilt working set answers the same).
+        """The ``limit`` memories passing ``flt`` most similar to ``query`` (best first;
+        equal scores in id order, so a rebuilt working set answers the same).
+
+        The score is the cosine, less ``centering`` times the memory's dot product with the
+        user's centroid: ``(q - c * mean) . m``. What all of a user's memories share (the
+        speaker's name, greetings, the conversation's topic) then stops ranking generic
+        memories first; ``centering=0`` is the plain cosine.
 
         Raises:
             UnprocessableEntityError: ``query`` is not a finite vector of ``dimension``.
@@ -240,13 +304,20 @@ class WorkingSet:
         if norm == 0.0 or limit <= 0:
             return []
         vector /= norm
+        if centering:
+            mean = self.centroid(tenant, flt.user)
+            if mean is not None:
+                vector -= np.float32(centering) * mean
         rows = self._filtered_rows(flt, self._rows_of(tenant, flt.user))
         if len(rows) == 0:
             return []
-        scores = self._scores(rows, vector)
+        positions, scores = candidate_scores(self._vectors, self._size, rows, vector, limit)
         picked = top_with_ties(scores, limit)
         ranked = sorted(
-            ((self._entries[int(self._row_doc[rows[i]])].key[2], float(scores[i])) for i in picked),
+            (
+                (self._entries[int(self._row_doc[rows[positions[i]]])].key[2], float(scores[i]))
+                for i in picked
+            ),
             key=lambda item: (-item[1], item[0]),
         )[:limit]
         return [Ranked(i, score, rank) for rank, (i, score) in enumerate(ranked, start=1)]
@@ -277,21 +348,6 @@ class WorkingSet:
         return self._entries[doc].key[2]
 
     # --- internals -------------------------------------------------------------------
-
-    def _scores(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        matrix = self._vectors
-        if self._dtype == np.float32 and len(rows) == self._size:
-            return matrix[: self._size] @ vector  # the rows are all rows, in order
-        if self._dtype == np.float32 and len(rows) > _FULL_SCAN_SHARE * self._size:
-            return (matrix[: self._size] @ vector)[rows]
-        # Gather a cache-sized block of rows at a time: one large gathered copy is slower
-        # (measured twice as slow at 10k of 100k rows), and numpy has no fast float16
-        # product, so float16 rows are widened block by block here too.
-        out = np.empty(len(rows), dtype=np.float32)
-        for start in range(0, len(rows), _GATHER_BLOCK):
-            block = matrix[rows[start : start + _GATHER_BLOCK]]
-            out[start : start + len(block)] = block.astype(np.float32, copy=False) @ vector
-        return out
 
     def _rows_of(self, tenant: str, user: str) -> np.ndarray:
         tenant_code, user_code = self._tenants.find(tenant), self._users.find(user)
@@ -367,18 +423,37 @@ class WorkingSet:
         self._size += 1
         self._key_doc[record.key] = doc
         self._entries[doc] = _Entry(
-            record.key, record.text, record.session, record.kind, record.created_at, record.metadata
+            record.key,
+            record.text,
+            record.session,
+            record.kind,
+            record.created_at,
+            record.metadata,
+            {name: getattr(record, name) for name in _SCALAR_FIELDS},
         )
         for name, value in record.metadata.items():
             self._metadata_index.setdefault((name, metadata_token(value)), set()).add(doc)
         self._lexical.add(doc, record.text)
         self._owner_rows.pop((tenant_code, user_code), None)
+        self._count_vector((tenant_code, user_code), row, 1)
+
+    def _count_vector(self, owner: tuple[int, int], row: int, sign: int) -> None:
+        # Sums of the stored (possibly float16) rows, so removing subtracts what was added.
+        total = self._owner_sum.get(owner)
+        if total is None:
+            total = self._owner_sum[owner] = np.zeros(self.dimension, dtype=np.float64)
+        total += sign * self._vectors[row].astype(np.float64)
+        count = self._owner_count[owner] = self._owner_count.get(owner, 0) + sign
+        if count == 0:
+            del self._owner_sum[owner], self._owner_count[owner]
 
     def _remove_doc(self, doc: int) -> None:
         row, last = int(self._doc_row[doc]), self._size - 1
         entry = self._entries.pop(doc)
         del self._key_doc[entry.key]
-        self._owner_rows.pop((int(self._tenant[row]), int(self._user[row])), None)
+        owner = (int(self._tenant[row]), int(self._user[row]))
+        self._owner_rows.pop(owner, None)
+        self._count_vector(owner, row, -1)
         if row != last:  # fill the hole with the last row so rows stay dense
             self._owner_rows.pop((int(self._tenant[last]), int(self._user[last])), None)
             for array in (

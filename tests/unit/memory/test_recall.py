@@ -145,6 +145,11 @@ def test_recall_fuses_dense_and_lexical_with_reasons(corpus: WorkingSet) -> None
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
+# Plain cosine (with centering, c4 and c6 rank in the top 4 on their own and no link is
+# needed) and a lexical weight that lets c6, two hops away, into the top 4.
+LINKS_CONFIG = MemoryConfig(association_decay=0.9, dense_centering=0.0, lexical_weight=0.25)
+
+
 def test_recall_adds_linked_memories_with_their_path(corpus: WorkingSet) -> None:
     graph = LinkGraph()
     graph.add(
@@ -163,7 +168,7 @@ def test_recall_adds_linked_memories_with_their_path(corpus: WorkingSet) -> None
         query_vector=EMBEDDER.embed([query])[0],
         query_text=query,
         limit=4,
-        config=MemoryConfig(association_decay=0.9),
+        config=LINKS_CONFIG,
     )
     by_id = {h.id: h for h in hits}
     assert by_id["c4"].why.link_path == ["c7", "c4"]
@@ -179,7 +184,7 @@ def test_recall_adds_linked_memories_with_their_path(corpus: WorkingSet) -> None
         query_vector=EMBEDDER.embed([query])[0],
         query_text=query,
         limit=4,
-        config=MemoryConfig(association_decay=0.9),
+        config=LINKS_CONFIG,
     )
     by_id = {h.id: h for h in only_episodic}
     assert "c4" not in by_id

@@ -38,9 +38,17 @@ def random_records(count: int, seed: int = 0) -> list[MemoryRecord]:
 
 
 def brute_force(
-    records: list[MemoryRecord], tenant: str, flt: MemoryFilter, query: np.ndarray, k: int
+    records: list[MemoryRecord],
+    tenant: str,
+    flt: MemoryFilter,
+    query: np.ndarray,
+    k: int,
+    centering: float = 0.0,
 ) -> list[tuple[str, float]]:
     q = query / np.linalg.norm(query)
+    owned = [r.vector for r in records if r.tenant == tenant and r.user == flt.user]
+    if centering and owned:
+        q = q - centering * np.mean(owned, axis=0)
     kept = [
         r
         for r in records
@@ -52,7 +60,7 @@ def brute_force(
         and (flt.created_before is None or r.created_at < flt.created_before)
         and metadata_matches(r.metadata, flt.metadata)
     ]
-    scored = sorted(((r.id, float(r.vector @ q)) for r in kept), key=lambda x: -x[1])
+    scored = sorted(((r.id, float(r.vector @ q)) for r in kept), key=lambda x: (-x[1], x[0]))
     return scored[:k]
 
 
@@ -185,6 +193,54 @@ def test_wrong_dimensions_are_refused() -> None:
         ws.dense_search("acme", MemoryFilter.build(user="alice"), np.ones(DIM + 1), 3)
     with pytest.raises(UnprocessableEntityError):
         ws.dense_search("acme", MemoryFilter.build(user="alice"), np.full(DIM, np.nan), 3)
+
+
+@pytest.mark.parametrize("flt", FILTERS[:7])
+def test_centered_search_equals_brute_force(
+    working_set: WorkingSet, records: list[MemoryRecord], flt: dict
+) -> None:
+    query = np.random.default_rng(3).standard_normal(DIM)
+    memory_filter = MemoryFilter.build(**flt)
+    got = working_set.dense_search("acme", memory_filter, query, 10, centering=0.8)
+    expected = brute_force(records, "acme", memory_filter, query, 10, centering=0.8)
+    assert [r.id for r in got] == [i for i, _ in expected]
+    assert [r.score for r in got] == pytest.approx([s for _, s in expected], abs=1e-5)
+    plain = working_set.dense_search("acme", memory_filter, query, 10)
+    if len(got) == 10:  # the centroid changes the ranking, not just the scores
+        assert [r.id for r in plain] != [r.id for r in got]
+
+
+def test_centroid_follows_writes_and_removals(records: list[MemoryRecord]) -> None:
+    ws = WorkingSet(DIM)
+    ws.load(records)
+    ws.remove("acme", "alice", [r.id for r in records[:300]])
+    kept = [r.vector for r in records[300:] if (r.tenant, r.user) == ("acme", "alice")]
+    centroid = ws.centroid("acme", "alice")
+    assert centroid is not None
+    np.testing.assert_allclose(centroid, np.mean(kept, axis=0), atol=1e-6)
+    ws.remove_user("acme", "alice")
+    assert ws.centroid("acme", "alice") is None
+    assert ws.centroid("acme", "nobody") is None
+
+
+@pytest.mark.parametrize("flt", FILTERS)
+def test_float16_search_is_exact_over_the_stored_vectors(
+    records: list[MemoryRecord], flt: dict
+) -> None:
+    """The float16 path scores roughly with torch, then rescores exactly: the result is the
+    exact float32 ranking of the float16-rounded vectors, ids and scores."""
+    half = WorkingSet(DIM, dtype="float16")
+    half.load(records)
+    rounded = [
+        r.model_copy(update={"vector": r.vector.astype(np.float16).astype(np.float32)})
+        for r in records
+    ]
+    query = np.random.default_rng(5).standard_normal(DIM)
+    memory_filter = MemoryFilter.build(**flt)
+    got = half.dense_search("globex", memory_filter, query, 25)
+    expected = brute_force(rounded, "globex", memory_filter, query, 25)
+    assert [r.id for r in got] == [i for i, _ in expected]
+    assert [r.score for r in got] == pytest.approx([s for _, s in expected], abs=1e-6)
 
 
 def test_float16_ranks_like_float32(records: list[MemoryRecord]) -> None:
