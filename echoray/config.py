@@ -194,12 +194,17 @@ class MemoryConfig(_Strict):
         2_000_000,
         ge=1,
         description=(
-            "Rows one shard keeps in RAM for exact search (2M x 384 float32 is about 2.9 GiB "
+            "Rows one shard keeps in RAM for exact search (2M x 384 float16 is about 1.4 GiB "
             "of vectors); a larger shard serves from a LanceDB vector index instead."
         ),
     )
     working_set_dtype: Literal["float32", "float16"] = Field(
-        "float32", description="Element type of the working-set matrix; float16 halves RAM."
+        "float16",
+        description=(
+            "Element type of the working-set matrix. float16 halves RAM and the bytes each "
+            "search reads (scored with torch, then the top rescored exactly in float32); "
+            "float32 keeps the embedder's exact vectors."
+        ),
     )
     max_text_chars: int = Field(8192, ge=1, description="Longest memory text, in characters.")
     max_batch: int = Field(512, ge=1, description="Most memories written in one request.")
@@ -208,12 +213,24 @@ class MemoryConfig(_Strict):
         4096, ge=2, description="Largest metadata object, as compact UTF-8 JSON."
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant k.")
+    dense_centering: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description=(
+            "Dense recall scores (query - c * user's mean memory vector) . memory, so what "
+            "all of a user's memories share (names, speaker prefixes, greetings) stops "
+            "ranking generic memories first; 0 is the plain cosine. The retrieval benchmark "
+            "measured recall@10 0.78 at 0 and 0.92 at 1."
+        ),
+    )
     lexical_weight: float = Field(
-        0.25,
+        0.1,
         ge=0,
         description=(
             "Weight of the BM25 ranking against the dense one (1.0) in the fusion; the "
-            "retrieval benchmark measured recall@10 0.48 at 1.0 and 0.77 at 0.25."
+            "retrieval benchmark measured recall@10 0.92 at 0.1 and 0.91 at 0.25 (and "
+            "0.48 at 1.0 without centering)."
         ),
     )
     short_term_turns: int = Field(
@@ -246,6 +263,74 @@ class MemoryConfig(_Strict):
     group_commit_max_batch: int = Field(
         512, ge=1, description="Most memories one group commit appends."
     )
+
+
+class ResonanceWeightsConfig(_Strict):
+    """How much each component of a recalled memory counts in its resonance score.
+
+    The score is the weighted sum of components that each lie in [0, 1]; the defaults sum
+    to 1, so a score stays in [0, 1] before the goal boost is added.
+    """
+
+    relevance: float = Field(0.5, ge=0, description="Retrieval relevance to the query.")
+    recency: float = Field(0.15, ge=0, description="Half-life decay since last use.")
+    importance: float = Field(0.15, ge=0, description="Importance given at write time.")
+    affect: float = Field(0.05, ge=0, description="Emotional congruence with the query.")
+    strength: float = Field(0.15, ge=0, description="Memory strength (feedback, forgetting).")
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> ResonanceWeightsConfig:
+        if self.relevance + self.recency + self.importance + self.affect + self.strength <= 0:
+            raise ValueError("at least one resonance weight must be positive")
+        return self
+
+
+class CognitionConfig(_Strict):
+    """The cognitive pipeline: how recalled memories are ranked, filtered and fitted."""
+
+    recall_limit: int = Field(20, ge=1, description="Candidate memories fetched per request.")
+    context_limit: int = Field(8, ge=0, description="Most memories put in the context.")
+    default_budget_tokens: int = Field(
+        512, ge=0, description="Token budget of the memory section when a request sets none."
+    )
+    memory_deadline_ms: float = Field(
+        300.0,
+        gt=0,
+        description="Longest recall may take; past it the request goes on without memory.",
+    )
+    weights: ResonanceWeightsConfig = Field(
+        default_factory=ResonanceWeightsConfig, description="Resonance component weights."
+    )
+    recency_half_life_s: float = Field(
+        7 * 86400.0, gt=0, description="Seconds after which the recency component halves."
+    )
+    duplicate_cosine: float = Field(
+        0.95, ge=-1, le=1, description="Cosine at or above which two memories are duplicates."
+    )
+    conflict_cosine: float = Field(
+        0.8,
+        ge=-1,
+        le=1,
+        description="Cosine at or above which two memories may conflict (the older yields).",
+    )
+    mmr_lambda: float = Field(
+        0.7, ge=0, le=1, description="MMR trade-off: 1 ranks by score only, 0 by diversity only."
+    )
+    goal_boost: float = Field(
+        0.2, ge=0, description="Score added per unit of cosine to the closest goal."
+    )
+    short_term_turns: int = Field(
+        6, ge=0, description="Recent session turns offered to the context."
+    )
+    feedback_step: float = Field(
+        0.1, ge=0, le=1, description="How far one feedback signal moves a memory's strength."
+    )
+
+    @model_validator(mode="after")
+    def _conflict_below_duplicate(self) -> CognitionConfig:
+        if self.conflict_cosine > self.duplicate_cosine:
+            raise ValueError("cognition.conflict_cosine must be <= duplicate_cosine")
+        return self
 
 
 class EchoRayConfig(_Strict):

@@ -72,9 +72,42 @@ class _SamplingFields(_Request):
         return list(self.stop or [])
 
 
+class EchoOptions(_Request):
+    """echoray's memory controls for one chat (the ``echo`` body field, an extension).
+
+    They apply when the request names a ``user``; the ``openai`` client sends them with
+    ``extra_body={"echo": {...}}``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    session: str | None = Field(
+        None, max_length=128, description="Session id (short-term memory); or x-echo-session."
+    )
+    memory: bool = Field(True, description="Recall memories into the context.")
+    write: bool = Field(True, description="Learn from this exchange (experience, memory).")
+    trace: bool = Field(False, description="Return the pipeline's trace as `echo`.")
+    goals: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Session goals; memories serving them rank higher.",
+    )
+    budget_tokens: int | None = Field(
+        None, ge=0, le=32768, description="Most tokens of recalled memory in the context."
+    )
+
+    @field_validator("goals")
+    @classmethod
+    def _goals(cls, value: list[str]) -> list[str]:
+        if any(not goal.strip() or len(goal) > 500 for goal in value):
+            raise ValueError("each goal must be 1 to 500 characters")
+        return value
+
+
 class ChatCompletionRequest(_SamplingFields):
     messages: list[ChatMessage] = Field(..., min_length=1)
     max_completion_tokens: int | None = Field(None, ge=1)
+    echo: EchoOptions | None = Field(None, description="echoray memory controls (extension).")
 
     def requested_max_tokens(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
@@ -134,6 +167,7 @@ class ChatCompletionChunk(BaseModel):
     model: str
     choices: list[ChatChunkChoice]
     usage: Usage | None = None
+    echo: dict[str, Any] | None = None
 
 
 class CompletionChoice(BaseModel):
@@ -192,3 +226,21 @@ class EmbeddingResponse(BaseModel):
     data: list[EmbeddingData]
     model: str
     usage: EmbeddingUsage
+
+
+class FeedbackRequest(_Request):
+    """``POST /v1/feedback``: how good one chat answer was."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(
+        ..., min_length=1, max_length=256, description="The chat's x-request-id or response id."
+    )
+    score: float = Field(..., ge=-1.0, le=1.0, description="-1 bad .. 1 good.")
+    comment: str | None = Field(None, max_length=2000)
+
+
+class FeedbackResponse(BaseModel):
+    request_id: str
+    feedback: float
+    memories_updated: int = Field(description="Memories whose strength the feedback moved.")

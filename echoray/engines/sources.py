@@ -90,6 +90,11 @@ def _builtin_source(name: str) -> ModelSource:
     return ModelSource(path, is_gguf=True)
 
 
+def converted_dir(source: ModelSource, cache_dir: Path) -> Path:
+    """Where the conversion of a GGUF source lives in the cache."""
+    return cache_dir / "models" / f"{source.path.stem}-{source.fingerprint()}"
+
+
 def cached_model_dir(
     source: ModelSource, cache_dir: Path, convert: Callable[[ModelSource, Path], None]
 ) -> Path:
@@ -97,7 +102,7 @@ def cached_model_dir(
     conversion of a GGUF, made by ``convert(source, target)`` on first use."""
     if not source.is_gguf:
         return source.path
-    target = cache_dir / "models" / f"{source.path.stem}-{source.fingerprint()}"
+    target = converted_dir(source, cache_dir)
     if (target / "config.json").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
