@@ -288,7 +288,16 @@ class ResonanceWeightsConfig(_Strict):
 class CognitionConfig(_Strict):
     """The cognitive pipeline: how recalled memories are ranked, filtered and fitted."""
 
+    enabled: bool = Field(
+        True, description="Run the pipeline on chats that name a `user` (needs memory.enabled)."
+    )
     recall_limit: int = Field(20, ge=1, description="Candidate memories fetched per request.")
+    min_relevance_cosine: float = Field(
+        0.15,
+        ge=-1,
+        le=1,
+        description="Recalled memories less similar to the query than this stay out of context.",
+    )
     context_limit: int = Field(8, ge=0, description="Most memories put in the context.")
     default_budget_tokens: int = Field(
         512, ge=0, description="Token budget of the memory section when a request sets none."
@@ -297,6 +306,14 @@ class CognitionConfig(_Strict):
         300.0,
         gt=0,
         description="Longest recall may take; past it the request goes on without memory.",
+    )
+    pipeline_deadline_ms: float = Field(
+        2000.0,
+        gt=0,
+        description=(
+            "Longest the whole pipeline may take before inference; past it (or if it "
+            "fails) the chat is answered without memory."
+        ),
     )
     weights: ResonanceWeightsConfig = Field(
         default_factory=ResonanceWeightsConfig, description="Resonance component weights."
@@ -323,7 +340,11 @@ class CognitionConfig(_Strict):
         6, ge=0, description="Recent session turns offered to the context."
     )
     feedback_step: float = Field(
-        0.1, ge=0, le=1, description="How far one feedback signal moves a memory's strength."
+        0.2, ge=0, le=1, description="How far one feedback signal moves a memory's strength."
+    )
+    deployment: DeploymentOptionsConfig = Field(
+        default_factory=lambda: DeploymentOptionsConfig(num_cpus=0.25, max_ongoing_requests=256),
+        description="Ray Serve options of the CognitiveProcessor deployment.",
     )
 
     @model_validator(mode="after")
@@ -347,6 +368,10 @@ class EchoRayConfig(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig, description="HTTP server.")
     memory: MemoryConfig = Field(
         default_factory=MemoryConfig, description="Memory shards, recall and limits."
+    )
+    cognition: CognitionConfig = Field(
+        default_factory=CognitionConfig,
+        description="The cognitive pipeline run on chats that name a `user`.",
     )
 
     @field_validator("models")

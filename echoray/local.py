@@ -6,17 +6,20 @@ For tests, notebooks and benchmarks' no-server baselines. The Serve application 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from fastapi import FastAPI
 
 from echoray.api.app import make_app
+from echoray.cognition.processor import CognitiveProcessor, ModelLimits
 from echoray.config import EchoRayConfig
 from echoray.embedding_service import EmbeddingsService, LocalEmbeddingClient
 from echoray.embeddings import Embedder
 from echoray.engines.factory import make_engine
 from echoray.engines.host import EngineHost
 from echoray.memory.shard_core import MemoryShardCore
+from echoray.memory_chat import MemoryChat
 from echoray.memory_service import LocalShards, MemoryService
 from echoray.metrics import GatewayMetrics
 from echoray.serving import ModelClient, OpenAIService
@@ -38,13 +41,43 @@ def make_local_app(
     metrics = GatewayMetrics()
     models: dict[str, ModelClient] = dict(hosts)
     service = OpenAIService(models, config.limits, metrics)
-    embeddings = memory = None
+    embeddings = memory = chat_memory = None
     if embedder is not None:
         client = LocalEmbeddingClient(embedder)
         embeddings = EmbeddingsService(client, config.embeddings)
         if shards:
             memory = MemoryService(LocalShards(shards), client, config.memory)
-    return make_app(service, config, metrics, embeddings=embeddings, memory=memory)
+            if config.cognition.enabled:
+                processor = make_local_processor(config, hosts, LocalShards(shards), client)
+                chat_memory = MemoryChat(
+                    service,
+                    processor,
+                    metrics,
+                    deadline_s=config.cognition.pipeline_deadline_ms / 1000,
+                )
+    return make_app(
+        service, config, metrics, embeddings=embeddings, memory=memory, chat_memory=chat_memory
+    )
+
+
+def make_local_processor(
+    config: EchoRayConfig,
+    hosts: dict[str, EngineHost],
+    shards: LocalShards,
+    embeddings: LocalEmbeddingClient,
+) -> CognitiveProcessor:
+    """The cognitive pipeline in process, counting tokens with the hosts' own engines."""
+    windows = {spec.name: spec.max_model_len for spec in config.models}
+
+    def limits(name: str) -> ModelLimits:
+        return ModelLimits(hosts[name].engine.count_tokens, windows[name])
+
+    return CognitiveProcessor(
+        config.cognition,
+        shards,
+        embeddings,
+        {name: functools.partial(limits, name) for name in hosts},
+    )
 
 
 def make_local_shards(config: EchoRayConfig, dimension: int) -> list[MemoryShardCore]:

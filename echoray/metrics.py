@@ -9,6 +9,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_STAGE_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
 _TOKEN_TIME_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2)
 
 
@@ -47,6 +48,25 @@ class GatewayMetrics:
         self.tokens = Counter(
             "echoray_tokens", "Tokens processed", ["model", "direction"], registry=self.registry
         )
+        self.stage = Histogram(
+            "echoray_cognition_stage_seconds",
+            "Time of each cognitive pipeline stage (inference included)",
+            ["stage"],
+            buckets=_STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        self.degraded = Counter(
+            "echoray_cognition_degraded",
+            "Chats that went on without part of the pipeline, by what failed",
+            ["what"],
+            registry=self.registry,
+        )
+        self.context_tokens = Histogram(
+            "echoray_cognition_context_tokens",
+            "Tokens of recalled memory put into a chat's context",
+            buckets=(0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
+            registry=self.registry,
+        )
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
@@ -66,6 +86,15 @@ class GatewayMetrics:
             self.tpot.labels(model).observe((duration_s - ttft_s) / (completion_tokens - 1))
         self.tokens.labels(model, "in").inc(prompt_tokens)
         self.tokens.labels(model, "out").inc(completion_tokens)
+
+    def observe_pipeline(
+        self, timings_ms: dict[str, float], degraded: list[str], context_tokens: int
+    ) -> None:
+        for stage, ms in timings_ms.items():
+            self.stage.labels(stage).observe(ms / 1000)
+        for reason in degraded:
+            self.degraded.labels(reason.split(":", 1)[0]).inc()
+        self.context_tokens.observe(context_tokens)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -20,12 +20,15 @@ from echoray.api.middleware import RequestContextMiddleware
 from echoray.config import EchoRayConfig
 from echoray.embedding_service import EmbeddingsService
 from echoray.errors import NotFoundError
+from echoray.memory_chat import MemoryChat
 from echoray.memory_service import MemoryService
 from echoray.metrics import GatewayMetrics
 from echoray.protocol import (
     ChatCompletionRequest,
     CompletionRequest,
     EmbeddingRequest,
+    FeedbackRequest,
+    FeedbackResponse,
     ModelCard,
     ModelList,
 )
@@ -41,6 +44,7 @@ def make_app(
     *,
     embeddings: EmbeddingsService | None = None,
     memory: MemoryService | None = None,
+    chat_memory: MemoryChat | None = None,
     echo_request_id: bool = True,
 ) -> FastAPI:
     """Build the HTTP app. ``metrics`` must be the registry the service reports to.
@@ -101,9 +105,20 @@ def make_app(
         body: ChatCompletionRequest, request: Request, tenant: Tenant
     ) -> Response:
         rid = request_id(request)
+        if body.user is not None and chat_memory is not None:
+            session = request.headers.get("x-echo-session")
+            if body.stream:
+                return await _sse(await chat_memory.stream_chat(tenant, body, rid, session), rid)
+            return _json(await chat_memory.chat(tenant, body, rid, session))
         if body.stream:
             return await _sse(service.stream_chat(body, rid), rid)
         return _json(await service.chat(body, rid))
+
+    @app.post("/v1/feedback", response_model=FeedbackResponse)
+    async def feedback(body: FeedbackRequest, tenant: Tenant) -> FeedbackResponse:
+        if chat_memory is None:
+            raise NotFoundError("Memory is disabled on this server (memory.enabled).")
+        return await chat_memory.feedback(tenant, body)
 
     @app.post("/v1/completions", response_model=None)
     async def completions(body: CompletionRequest, request: Request, tenant: Tenant) -> Response:
@@ -118,7 +133,10 @@ def make_app(
 
 
 def _json(model: BaseModel) -> JSONResponse:
-    return JSONResponse(model.model_dump(mode="json", exclude_none=False))
+    data = model.model_dump(mode="json", exclude_none=False)
+    if "echo" in data and data["echo"] is None:
+        del data["echo"]  # only chats with echo.trace carry it
+    return JSONResponse(data)
 
 
 async def _sse(chunks: AsyncIterator[BaseModel], request_id: str) -> StreamingResponse:

@@ -40,6 +40,12 @@ def _torch_module() -> Any:
     return _torch or None
 
 
+def load_kernel(dtype: np.dtype[Any]) -> None:
+    """Import what scoring ``dtype`` rows needs (torch for float16: seconds, once)."""
+    if dtype == np.float16:
+        _torch_module()
+
+
 def exact_scores(matrix: np.ndarray, size: int, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
     """float32 scores of ``rows`` (indices into ``matrix[:size]``) against ``vector``."""
     if matrix.dtype == np.float32 and len(rows) == size:

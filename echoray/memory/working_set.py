@@ -32,7 +32,7 @@ from echoray.errors import ServiceUnavailableError, UnprocessableEntityError
 from echoray.memory.lexical import BM25Index, top_with_ties
 from echoray.memory.records import MemoryFilter, MemoryRecord, SearchHit, Why
 from echoray.memory.safe import metadata_token, to_micros
-from echoray.memory.scan import candidate_scores
+from echoray.memory.scan import candidate_scores, load_kernel
 from echoray.memory.schemas import MEMORY_KINDS
 
 Key = tuple[str, str, str]
@@ -103,6 +103,7 @@ class WorkingSet:
         self.dimension = dimension
         self.max_rows = max_rows
         self._dtype = np.dtype(dtype)
+        load_kernel(self._dtype)  # import torch now for float16, not on the first search
         capacity = max(1, min(initial_rows, max_rows))
         self._size = 0
         self._vectors = np.zeros((capacity, dimension), dtype=self._dtype)

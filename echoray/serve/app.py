@@ -17,6 +17,7 @@ from ray.serve import Application
 
 from echoray.config import DeploymentOptionsConfig, EchoRayConfig, config_from_args
 from echoray.serve.deployments import (
+    CognitiveDeployment,
     EmbedderDeployment,
     GatewayDeployment,
     InferenceDeployment,
@@ -78,5 +79,10 @@ def build_app_from_config(config: EchoRayConfig) -> Application:
         embedder = EmbedderDeployment.options(
             **deployment_options(config.embeddings.deployment)
         ).bind(config.embeddings.model_dump(mode="json"))
+    cognition = None
+    if embedder is not None and config.memory.enabled and config.cognition.enabled:
+        cognition = CognitiveDeployment.options(
+            **deployment_options(config.cognition.deployment)
+        ).bind(config.model_dump(mode="json"), embedder)
     gateway = GatewayDeployment.options(**deployment_options(config.server.gateway))
-    return gateway.bind(config.model_dump(mode="json"), models, embedder)
+    return gateway.bind(config.model_dump(mode="json"), models, embedder, cognition)

@@ -8,6 +8,7 @@ model clients that call the inference deployments through their handles.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,16 +21,20 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
 from echoray.api.app import make_app
 from echoray.api.errors import unwrap
+from echoray.cognition.processor import CognitiveProcessor, ModelLimits, Prepared
 from echoray.config import EchoRayConfig, EmbeddingsConfig, ModelSpec
 from echoray.embedding_service import EmbeddingsService
 from echoray.embeddings import MINILM_DIMENSION, Embedder, make_embedder
 from echoray.engines.base import GenerationChunk, GenerationRequest
 from echoray.engines.factory import make_engine
 from echoray.engines.host import EngineHost
+from echoray.engines.tokens import load_token_counter
 from echoray.errors import EngineError, ModelNotReadyError
 from echoray.memory.shard import ShardClient, start_shards
+from echoray.memory_chat import MemoryChat
 from echoray.memory_service import MemoryService
 from echoray.metrics import GatewayMetrics
+from echoray.protocol import EchoOptions, FeedbackRequest, FeedbackResponse
 from echoray.serving import ModelClient, OpenAIService
 from echoray.streams import coalesce
 
@@ -173,6 +178,89 @@ class ServeEmbeddingClient:
         return dict(await self._handle.info.remote())
 
 
+class CognitiveServer:
+    """The ``CognitiveProcessor`` in a Serve replica: it reaches the memory shards and the
+    embedder itself and counts tokens with each model's tokenizer (loaded at start)."""
+
+    def __init__(self, config: dict[str, Any], embedder: DeploymentHandle) -> None:
+        settings = EchoRayConfig.model_validate(config)
+        shards = ShardClient(start_shards(settings))  # get-or-create, detached
+        loaders = {
+            spec.name: functools.partial(_model_limits, spec, settings.cache.dir)
+            for spec in settings.models
+        }
+        self._processor = CognitiveProcessor(
+            settings.cognition, shards, ServeEmbeddingClient(embedder), loaders
+        )
+        self._warm = asyncio.create_task(self._warm_up())
+
+    async def _warm_up(self) -> None:
+        try:
+            await self._processor.warm_up()
+        except Exception:  # the embedder may still be loading: the first request retries
+            log.warning("cognition warm-up failed; it is retried on first use", exc_info=True)
+
+    async def prepare(
+        self,
+        tenant: str,
+        user: str,
+        model: str,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        options: EchoOptions,
+        request_id: str,
+    ) -> Prepared:
+        return await self._processor.prepare(
+            tenant, user, model, messages, max_tokens, options, request_id
+        )
+
+    async def capture(self, prepared: Prepared, response: str, latency_ms: float) -> None:
+        await self._processor.capture(prepared, response, latency_ms)
+
+    async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse:
+        return await self._processor.feedback(tenant, request)
+
+
+def _model_limits(spec: ModelSpec, cache_dir: str) -> ModelLimits:
+    return ModelLimits(load_token_counter(spec, cache_dir), spec.max_model_len)
+
+
+class ServeCognitionClient:
+    """A ``CognitionClient`` over the ``CognitiveServer`` deployment handle."""
+
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self._handle = handle
+
+    async def prepare(
+        self,
+        tenant: str,
+        user: str,
+        model: str,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        options: EchoOptions,
+        request_id: str,
+    ) -> Prepared:
+        try:
+            return await self._handle.prepare.remote(
+                tenant, user, model, messages, max_tokens, options, request_id
+            )
+        except Exception as exc:
+            raise unwrap(exc) from None
+
+    async def capture(self, prepared: Prepared, response: str, latency_ms: float) -> None:
+        try:
+            await self._handle.capture.remote(prepared, response, latency_ms)
+        except Exception as exc:
+            raise unwrap(exc) from None
+
+    async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse:
+        try:
+            return await self._handle.feedback.remote(tenant, request)
+        except Exception as exc:
+            raise unwrap(exc) from None
+
+
 class Gateway:
     """The HTTP ingress. Serve calls ``__serve_build_asgi_app__`` after ``__init__``."""
 
@@ -181,6 +269,7 @@ class Gateway:
         config: dict[str, Any],
         models: dict[str, DeploymentHandle],
         embedder: DeploymentHandle | None = None,
+        cognition: DeploymentHandle | None = None,
     ) -> None:
         self._config = EchoRayConfig.model_validate(config)
         self._metrics = GatewayMetrics()
@@ -195,6 +284,14 @@ class Gateway:
             if self._config.memory.enabled:
                 shards = ShardClient(start_shards(self._config))  # get-or-create, detached
                 self._memory = MemoryService(shards, client, self._config.memory)
+        self._chat_memory = None
+        if cognition is not None:
+            self._chat_memory = MemoryChat(
+                self._service,
+                ServeCognitionClient(cognition),
+                self._metrics,
+                deadline_s=self._config.cognition.pipeline_deadline_ms / 1000,
+            )
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return make_app(
@@ -203,6 +300,7 @@ class Gateway:
             self._metrics,
             embeddings=self._embeddings,
             memory=self._memory,
+            chat_memory=self._chat_memory,
             echo_request_id=False,
         )
 
@@ -210,3 +308,4 @@ class Gateway:
 GatewayDeployment: Deployment = serve.deployment(name="Gateway")(serve.ingress()(Gateway))
 InferenceDeployment: Deployment = serve.deployment(name="Inference")(InferenceServer)
 EmbedderDeployment: Deployment = serve.deployment(name="Embedder")(EmbedderServer)
+CognitiveDeployment: Deployment = serve.deployment(name="CognitiveProcessor")(CognitiveServer)

@@ -1,0 +1,223 @@
+"""Chats that name a ``user``: the cognitive pipeline around inference (plain Python).
+
+The gateway's chat route calls ``MemoryChat`` when a request names a ``user``:
+
+1. the request is validated as any chat (limits, model) before anything else runs;
+2. ``prepare`` (the ``CognitiveProcessor``, in process or a Serve deployment) recalls and
+   builds the context; if it fails or passes ``pipeline_deadline_ms`` the chat goes on
+   with the client's own messages, and the trace and a metric say so;
+3. inference streams as for any chat, with the prepared messages;
+4. ``capture`` is scheduled in the background once the answer is complete: the response
+   never waits for learning. A stream the client abandons is not captured.
+
+With ``echo.trace``, the answer carries the trace: a field ``echo`` of the response, or a
+last chunk (no choices, an ``echo`` object) before ``[DONE]`` when streaming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from echoray.cognition.processor import Prepared
+from echoray.cognition.trace import trace
+from echoray.errors import EchoRayError
+from echoray.metrics import GatewayMetrics
+from echoray.protocol import (
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    EchoOptions,
+    FeedbackRequest,
+    FeedbackResponse,
+)
+from echoray.serving import OpenAIService
+
+log = logging.getLogger(__name__)
+
+
+class CognitionClient(Protocol):
+    """The ``CognitiveProcessor``'s methods, in process or behind a Serve handle."""
+
+    async def prepare(
+        self,
+        tenant: str,
+        user: str,
+        model: str,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        options: EchoOptions,
+        request_id: str,
+    ) -> Prepared: ...
+
+    async def capture(self, prepared: Prepared, response: str, latency_ms: float) -> None: ...
+
+    async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse: ...
+
+
+class MemoryChat:
+    """Chat completions with memory; see the module docstring."""
+
+    def __init__(
+        self,
+        service: OpenAIService,
+        cognition: CognitionClient,
+        metrics: GatewayMetrics | None,
+        *,
+        deadline_s: float,
+    ) -> None:
+        self._service = service
+        self._cognition = cognition
+        self._metrics = metrics
+        self._deadline_s = deadline_s
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def chat(
+        self, tenant: str, request: ChatCompletionRequest, request_id: str, session: str | None
+    ) -> ChatCompletionResponse:
+        started = time.perf_counter()
+        generation = self._service.chat_generation(request, request_id)  # 4xx before work
+        options = _options(request, session)
+        prepared, failure = await self._prepare(
+            tenant, request, generation.sampling, options, request_id
+        )
+        if prepared is not None:
+            generation = dataclasses.replace(generation, messages=tuple(prepared.messages))
+        inference_started = time.perf_counter()
+        response = await self._service.chat(request, request_id, generation)
+        text = response.choices[0].message.content if response.choices else ""
+        echo = self._finish(prepared, failure, text, inference_started, started)
+        if options.trace:
+            response.echo = echo
+        return response
+
+    async def stream_chat(
+        self, tenant: str, request: ChatCompletionRequest, request_id: str, session: str | None
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        """Prepare now (so errors are HTTP errors), then return the chunk stream."""
+        started = time.perf_counter()
+        generation = self._service.chat_generation(request, request_id)
+        options = _options(request, session)
+        prepared, failure = await self._prepare(
+            tenant, request, generation.sampling, options, request_id
+        )
+        if prepared is not None:
+            generation = dataclasses.replace(generation, messages=tuple(prepared.messages))
+        inference_started = time.perf_counter()
+        stream = self._service.stream_chat(request, request_id, generation)
+
+        async def chunks() -> AsyncIterator[ChatCompletionChunk]:
+            parts: list[str] = []
+            last: ChatCompletionChunk | None = None
+            try:
+                async for chunk in stream:
+                    last = chunk
+                    for choice in chunk.choices:
+                        if choice.delta.content:
+                            parts.append(choice.delta.content)
+                    yield chunk
+            finally:
+                await stream.aclose()  # type: ignore[attr-defined]
+            echo = self._finish(prepared, failure, "".join(parts), inference_started, started)
+            if options.trace and last is not None:
+                yield ChatCompletionChunk(
+                    id=last.id, model=last.model, created=last.created, choices=[], echo=echo
+                )
+
+        return chunks()
+
+    async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse:
+        return await self._cognition.feedback(tenant, request)
+
+    async def drain(self) -> None:
+        """Wait for scheduled captures (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    # --- internals ----------------------------------------------------------------------
+
+    async def _prepare(
+        self,
+        tenant: str,
+        request: ChatCompletionRequest,
+        sampling: Any,
+        options: EchoOptions,
+        request_id: str,
+    ) -> tuple[Prepared | None, str | None]:
+        assert request.user is not None
+        if not (options.memory or options.write or options.trace):
+            return None, None
+        messages = [{"role": m.role, "content": m.text()} for m in request.messages]
+        try:
+            prepared = await asyncio.wait_for(
+                self._cognition.prepare(
+                    tenant,
+                    request.user,
+                    request.model,
+                    messages,
+                    sampling.max_tokens,
+                    options,
+                    request_id,
+                ),
+                self._deadline_s,
+            )
+        except EchoRayError as exc:
+            if exc.status_code < 500:
+                raise  # the caller's mistake (a malformed user or session): a clear 4xx
+            return None, self._degrade(exc)
+        except Exception as exc:  # the pipeline is down or slow: answer without memory
+            return None, self._degrade(exc)
+        return prepared, None
+
+    def _degrade(self, exc: BaseException) -> str:
+        reason = (
+            f"cognition: timed out after {self._deadline_s * 1000:.0f} ms"
+            if isinstance(exc, TimeoutError)
+            else f"cognition: {type(exc).__name__}: {exc}"
+        )
+        log.warning("chat goes on without memory (%s)", reason)
+        if self._metrics is not None:
+            self._metrics.degraded.labels("cognition").inc()
+        return reason
+
+    def _finish(
+        self,
+        prepared: Prepared | None,
+        failure: str | None,
+        response: str,
+        inference_started: float,
+        started: float,
+    ) -> dict[str, Any]:
+        """Time inference, schedule the capture, observe metrics; returns the trace."""
+        now = time.perf_counter()
+        if prepared is None:  # no pipeline ran: a trace that says so
+            inference_ms = round((now - inference_started) * 1000, 3)
+            degraded = [failure] if failure else []
+            return {"memories": [], "degraded": degraded, "stages_ms": {"inference": inference_ms}}
+        state = prepared.state
+        state.timings_ms["inference"] = (now - inference_started) * 1000
+        if self._metrics is not None:
+            self._metrics.observe_pipeline(state.timings_ms, state.degraded, state.context_tokens)
+        task = asyncio.create_task(self._capture(prepared, response, (now - started) * 1000))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return trace(state)
+
+    async def _capture(self, prepared: Prepared, response: str, latency_ms: float) -> None:
+        try:
+            await self._cognition.capture(prepared, response, latency_ms)
+        except Exception:
+            log.warning("experience capture failed for %s", prepared.request_id, exc_info=True)
+            if self._metrics is not None:
+                self._metrics.degraded.labels("capture").inc()
+
+
+def _options(request: ChatCompletionRequest, session_header: str | None) -> EchoOptions:
+    options = request.echo or EchoOptions()
+    if options.session is None and session_header:
+        options = options.model_copy(update={"session": session_header})
+    return options
