@@ -53,6 +53,7 @@ BENCHMARKS: Mapping[str, str] = MappingProxyType(
         "chain": "benchmarks.chain",
         "retrieval": "benchmarks.retrieval.bench",
         "memory": "benchmarks.memory",
+        "pipeline": "benchmarks.pipeline",
     }
 )
 

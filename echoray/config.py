@@ -298,6 +298,11 @@ class CognitionConfig(_Strict):
         le=1,
         description="Recalled memories less similar to the query than this stay out of context.",
     )
+    relevance_rank_k: float = Field(
+        10.0,
+        gt=0,
+        description="Relevance of the memory recalled at rank r is (k + 1) / (k + r).",
+    )
     context_limit: int = Field(8, ge=0, description="Most memories put in the context.")
     default_budget_tokens: int = Field(
         512, ge=0, description="Token budget of the memory section when a request sets none."
@@ -340,7 +345,13 @@ class CognitionConfig(_Strict):
         6, ge=0, description="Recent session turns offered to the context."
     )
     feedback_step: float = Field(
-        0.2, ge=0, le=1, description="How far one feedback signal moves a memory's strength."
+        0.5,
+        ge=0,
+        le=1,
+        description=(
+            "How far one feedback signal moves a memory's strength (score x step); at 0.5 "
+            "a -1 moves a memory about two places down among close matches."
+        ),
     )
     deployment: DeploymentOptionsConfig = Field(
         default_factory=lambda: DeploymentOptionsConfig(num_cpus=0.25, max_ongoing_requests=256),

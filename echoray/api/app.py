@@ -55,6 +55,7 @@ def make_app(
     Tenant = Annotated[str, Depends(authenticator)]
 
     app = FastAPI(title="echoray", version=__version__)
+    app.state.chat_memory = chat_memory  # tests and shutdown wait on its background captures
     install_error_handlers(app)
     app.add_middleware(
         RequestContextMiddleware,

@@ -381,14 +381,16 @@ def match_pattern(query: np.ndarray, patterns: list[Pattern]) -> PatternMatch | 
 def candidates_from(
     recall: ChatRecall, query: np.ndarray, config: CognitionConfig
 ) -> list[Candidate]:
-    """Recalled memories as candidates. Relevance falls linearly with the fused recall rank
-    (1 for the first); a memory whose cosine to the query is under ``min_relevance_cosine``
-    gets relevance 0 (the caller drops it), so a user's unrelated memories stay out."""
-    count = len(recall.recalled)
+    """Recalled memories as candidates. Relevance comes from the fused recall rank,
+    ``(k + 1) / (k + rank)`` with ``k = relevance_rank_k`` (1 for the first, gently lower
+    after, so strength, recency and importance can still reorder close ranks); a memory
+    whose cosine to the query is under ``min_relevance_cosine`` gets relevance 0 (the
+    caller drops it), so a user's unrelated memories stay out."""
+    k = config.relevance_rank_k
     result = []
-    for rank, item in enumerate(recall.recalled):
+    for rank, item in enumerate(recall.recalled, start=1):
         cosine = float(item.record.vector @ query)
-        relevance = (count - rank) / count if cosine >= config.min_relevance_cosine else 0.0
+        relevance = (k + 1) / (k + rank) if cosine >= config.min_relevance_cosine else 0.0
         source = "associative" if item.why.link_path else "long_term"
         why = {**item.why.model_dump(exclude_none=True), "cosine": round(cosine, 4)}
         result.append(

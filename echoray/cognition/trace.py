@@ -24,6 +24,7 @@ def trace(state: CognitiveState) -> dict[str, Any]:
         "dropped": [{"id": memory_id, "reason": reason} for memory_id, reason in state.dropped],
         "query_affect": state.query_affect.as_dict() if state.query_affect else None,
         "pattern": state.pattern.as_dict() if state.pattern else None,
+        "context": state.context_text,
         "context_tokens": int(state.context_tokens),
         "budget_tokens": int(state.budget_tokens),
         "stages_ms": {name: round(float(ms), 3) for name, ms in state.timings_ms.items()},
