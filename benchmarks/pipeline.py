@@ -488,8 +488,12 @@ async def _measure(
         await host.wait_ready()
     app = make_local_app(config, hosts, embedder, shards)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://echoray.test")
+    # openai is typed for httpx2 clients and accepts httpx ones (tests/helpers.py does too).
     client = openai.AsyncOpenAI(
-        base_url="http://echoray.test/v1", api_key="none", http_client=http, max_retries=0
+        base_url="http://echoray.test/v1",
+        api_key="none",
+        http_client=http,  # type: ignore[arg-type]
+        max_retries=0,
     )
     try:
         timed = await time_modes(client, questions, repeats)

@@ -92,6 +92,7 @@ async def test_a_new_session_recalls_what_an_earlier_one_stated(server: Server) 
 
 async def test_the_context_reaches_the_model(server: Server) -> None:
     await server.say(FACTS[0])
+    question = "What did Biscuit chew?"
     http = server.http
     response = await http.post(
         "/v1/chat/completions",
@@ -99,14 +100,14 @@ async def test_the_context_reaches_the_model(server: Server) -> None:
         json={
             "model": "fake",
             "user": "u1",
-            "messages": [{"role": "user", "content": "What did Biscuit chew?"}],
+            "messages": [{"role": "user", "content": question}],
             "echo": {"trace": True},
         },
     )
     body = response.json()
     # The fake engine counts every prompt word: the recalled memory made the prompt longer.
     assert FACTS[0] in body["echo"]["context"]
-    words = len(body["echo"]["context"].split()) + len("What did Biscuit chew?".split())
+    words = len(body["echo"]["context"].split()) + len(question.split())
     assert body["usage"]["prompt_tokens"] >= words
 
 
@@ -218,7 +219,7 @@ async def test_feedback_changes_the_ranking(tmp_path: Path) -> None:
     # ... while an answer that was learned from can be rated.
     rated = await server.say(question)
     [first] = [m["text"] for m in echo_of(rated)["memories"]]
-    assert first == [m["text"] for m in echo_of(unrated)["memories"]][0]
+    assert first == next(m["text"] for m in echo_of(unrated)["memories"])
     response = await server.http.post(
         "/v1/feedback",
         headers={"authorization": "Bearer key-acme"},
