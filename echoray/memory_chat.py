@@ -58,6 +58,8 @@ class CognitionClient(Protocol):
 
     async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse: ...
 
+    async def is_ready(self) -> bool: ...
+
 
 class MemoryChat:
     """Chat completions with memory; see the module docstring."""
@@ -132,6 +134,10 @@ class MemoryChat:
 
     async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse:
         return await self._cognition.feedback(tenant, request)
+
+    async def is_ready(self) -> bool:
+        """Whether the pipeline is warm (affect axes built, tokenizers loaded)."""
+        return await self._cognition.is_ready()
 
     async def drain(self) -> None:
         """Wait for scheduled captures (tests, shutdown)."""

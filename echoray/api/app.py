@@ -76,6 +76,8 @@ def make_app(
         models = await service.readiness()
         if embeddings is not None:
             models[embeddings.model_name] = await embeddings.is_ready()
+        if chat_memory is not None:
+            models["cognition"] = await chat_memory.is_ready()
         ready = all(models.values())
         return JSONResponse(
             {"status": "ready" if ready else "loading", "models": models},

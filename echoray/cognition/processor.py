@@ -354,6 +354,11 @@ class CognitiveProcessor:
                 self._affect_failed = True
         return self._affect
 
+    async def is_ready(self) -> bool:
+        """In process the pipeline warms up on first use; the Serve deployment warms up at
+        start and answers for itself."""
+        return True
+
     async def warm_up(self) -> None:
         """Build the affect axes and load every model's tokenizer now, not on a request."""
         await self._affect_model()

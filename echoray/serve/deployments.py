@@ -195,10 +195,19 @@ class CognitiveServer:
         self._warm = asyncio.create_task(self._warm_up())
 
     async def _warm_up(self) -> None:
-        try:
-            await self._processor.warm_up()
-        except Exception:  # the embedder may still be loading: the first request retries
-            log.warning("cognition warm-up failed; it is retried on first use", exc_info=True)
+        """Warm up before reporting ready, retrying while the embedder is still loading."""
+        for attempt in range(_WARM_UP_ATTEMPTS):
+            try:
+                await self._processor.warm_up()
+                return
+            except Exception:
+                if attempt % 10 == 0:
+                    log.info("cognition warm-up waits for the embedder", exc_info=True)
+                await asyncio.sleep(1.0)
+        log.warning("cognition warm-up gave up; the first requests will warm it up")
+
+    async def is_ready(self) -> bool:
+        return self._warm.done()
 
     async def prepare(
         self,
@@ -219,6 +228,9 @@ class CognitiveServer:
 
     async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse:
         return await self._processor.feedback(tenant, request)
+
+
+_WARM_UP_ATTEMPTS = 600  # one a second: the embedder may take minutes on a cold node
 
 
 def _model_limits(spec: ModelSpec, cache_dir: str) -> ModelLimits:
@@ -259,6 +271,13 @@ class ServeCognitionClient:
             return await self._handle.feedback.remote(tenant, request)
         except Exception as exc:
             raise unwrap(exc) from None
+
+    async def is_ready(self) -> bool:
+        try:
+            return bool(await self._handle.is_ready.remote())
+        except Exception:
+            log.warning("readiness check of the cognitive processor failed", exc_info=True)
+            return False
 
 
 class Gateway:

@@ -73,6 +73,7 @@ def test_readyz_turns_200_only_after_every_model_loaded(deployment: tuple[str, f
         MODEL: True,
         "slow-fake": True,
         "all-minilm-l6-v2": True,
+        "cognition": True,  # the CognitiveProcessor warmed up (affect axes, tokenizers)
     }
 
 
@@ -199,7 +200,7 @@ def test_memory_api_through_serve_and_shard_actors(main_app: str) -> None:
     assert forgotten.json() == {"deleted": 1}
 
 
-def test_sync_client_chat_with_user_and_memory(main_app: str) -> None:
+def test_sync_client_chat_with_user_and_memory(main_app: str, client: openai.OpenAI) -> None:
     from echoray.client import EchoRay
 
     with EchoRay(main_app) as er:
@@ -209,10 +210,60 @@ def test_sync_client_chat_with_user_and_memory(main_app: str) -> None:
             model=MODEL,
             user="carol",
             max_tokens=4,
-            messages=[{"role": "user", "content": "Hello"}],
+            messages=[{"role": "user", "content": "What is my dog called?"}],
+            extra_body={"echo": {"trace": True, "write": False}},
         )
         assert reply.choices[0].message.content
+        echo = reply.model_extra["echo"]
+        assert echo["memories"], echo
+        assert echo["memories"][0]["text"] == "Carol's dog is named Pepper"
         assert er.memories.forget_user("carol") == 1
+
+
+def test_the_pipeline_through_the_cognitive_processor_deployment(
+    main_app: str, client: openai.OpenAI
+) -> None:
+    """Recall through the CognitiveProcessor deployment and the shard actors, capture in
+    the background, feedback on the answer."""
+
+    def memories() -> int:
+        listing = httpx.get(f"{main_app}/v1/memories", params={"user": "dora"}, timeout=30)
+        return len(listing.json()["data"])
+
+    def say(text: str, session: str) -> tuple[str, dict]:
+        reply = client.chat.completions.create(
+            model=MODEL,
+            user="dora",
+            max_tokens=4,
+            messages=[{"role": "user", "content": text}],
+            extra_body={"echo": {"trace": True}},
+            extra_headers={"x-echo-session": session},
+        )
+        return reply.id, reply.model_extra["echo"]
+
+    say("My cat Miso sleeps on the piano.", "first")
+    wait_until(  # captured off the response path: the turn is a memory shortly after
+        lambda: (
+            len(httpx.get(f"{main_app}/v1/memories", params={"user": "dora"}).json()["data"]) == 1
+        ),
+        timeout=30,
+    )
+    request_id, echo = say("Where does my cat sleep?", "second")
+    assert echo["memories"][0]["text"] == "My cat Miso sleeps on the piano."
+    assert echo["degraded"] == [] and echo["stages_ms"]["memory_fetch"] > 0
+    wait_until(
+        lambda: (
+            httpx.post(
+                f"{main_app}/v1/feedback", json={"request_id": request_id, "score": 1}, timeout=30
+            ).status_code
+            == 200
+        ),
+        timeout=30,
+    )
+    metrics = httpx.get(f"{main_app}/metrics").text
+    assert 'echoray_cognition_stage_seconds_count{stage="memory_fetch"}' in metrics
+    wait_until(lambda: memories() == 2, timeout=30)
+    assert httpx.delete(f"{main_app}/v1/memories", params={"user": "dora"}).json()["deleted"] == 2
 
 
 def test_two_models_are_routed_by_name(client: openai.OpenAI) -> None:

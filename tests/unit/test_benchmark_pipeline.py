@@ -89,7 +89,7 @@ def _measured(extra_ms: float) -> dict[str, Any]:
     return {
         "samples": {"plain": plain, "memory": memory, "memory_no_trace": memory},
         "traces": [[_trace(20.0, 4.0), _trace(22.0, 6.0)] for _ in range(3)],
-        "capture": [10.0, 12.0, 30.0],
+        "capture": {"ms": [10.0, 12.0, 30.0], "stall_ms": [8.0, 9.0, 25.0]},
     }
 
 
@@ -101,17 +101,18 @@ def test_summarize_run_table_and_notes() -> None:
     assert figures["outside_stages_p50_ms"] == pytest.approx(9.0)
     assert figures["context"]["memories_in_context"]["median"] == 2
     assert figures["capture_ms"]["n"] == 3
+    assert figures["capture_ms"]["longest_loop_stall"]["median"] == pytest.approx(9.0)
 
     rows = pipeline.table_rows(figures)
     assert all(list(row) == list(rows[0]) for row in rows)
-    # 3 modes, 2 added rows, 3 stages + the total, capture
-    assert len(rows) == 3 + 2 + 4 + 1
+    # 3 modes, 2 added rows, 3 stages + the total, capture and its loop stall
+    assert len(rows) == 3 + 2 + 4 + 2
     assert rows[3]["measure"] == "added over plain"
     assert rows[3]["p50 ms [min-max]"] == "35.00 [35.00-35.00]"
 
     params = {
         "memories": 10_000,
-        "prefill": {"embed_seconds": 55.0, "add_seconds": 9.0, "batch": 512},
+        "prefill": {"embed_seconds": 55.0, "add_seconds": 9.0, "batch": 512, "links": 7},
         "queries_per_repeat": 40,
         "captures": 10,
     }
