@@ -27,7 +27,9 @@ The modes are interleaved request by request (their order rotating per question)
 machine noise hits each alike. ``write: false`` keeps the 10k memories and the session
 fixed during timing; experience capture runs after the response, off the response path,
 so it is timed on its own afterwards: ``CognitiveProcessor.capture`` called directly on
-prepared chats of the same user (a separate session), one at a time.
+prepared chats of the same user (a separate session), one at a time, with the longest
+time during each that the event loop could run nothing else (the shard's LanceDB writes run
+on the caller's loop).
 
 Each repeat times every question once per mode after a few untimed warm-up requests; a
 latency figure is the median over repeats of each repeat's p50 (or p95), with min and max
@@ -66,6 +68,7 @@ MEMORIES = 10_000
 USER = "bench-user"
 SESSION = "bench"
 CAPTURE_SESSION = "bench-capture"
+STALL_TICK_S = 0.001  # the event-loop watcher's sleep while a capture runs
 MODEL = "fake"
 SESSION_LENGTH = 32  # prefilled memories per session, one minute apart
 REPLY_TOKENS = 32
@@ -201,6 +204,15 @@ def table_rows(figures: dict[str, Any]) -> list[dict[str, Any]]:
                 "p95 ms [min-max]": f"{capture['p95_ms']:.2f}",
             }
         )
+        rows.append(
+            _empty_row()
+            | {
+                "measure": "capture (after the response)",
+                "what": "longest event-loop stall during one capture",
+                "p50 ms [min-max]": format_spread(capture["longest_loop_stall"], 2),
+                "p95 ms [min-max]": f"{capture['longest_loop_stall_p95_ms']:.2f}",
+            }
+        )
     return rows
 
 
@@ -235,11 +247,15 @@ def notes(figures: dict[str, Any], params: dict[str, Any], quick: bool) -> list[
         "while timing; capture (experience, session turns, the user's turn as a memory) runs "
         "after the response, off the response path; its row times "
         "CognitiveProcessor.capture called directly on prepared chats, one at a time, "
-        "p50 = median [min-max] and p95 over those calls (one set, not repeats).",
+        "p50 = median [min-max] and p95 over those calls (one set, not repeats); the "
+        "shard's LanceDB writes run on the calling event loop (the gateway's in process, "
+        "the shard actor's under Ray), and the stall row is the longest time per capture "
+        "that loop could run nothing else, such as another chat's recall.",
         f"Prefill (untimed): {params['memories']} synthetic chat-like texts embedded with "
         f"MiniLM in {params['prefill']['embed_seconds']:.1f} s and written through "
         f"MemoryShardCore.add in batches of {params['prefill']['batch']} in "
-        f"{params['prefill']['add_seconds']:.1f} s.",
+        f"{params['prefill']['add_seconds']:.1f} s, making {params['prefill']['links']} "
+        "links (neighbour and temporal) that associative recall spreads over.",
         f"Context per memory request (median): {context['memories_in_context']['median']:.0f} "
         f"memories, {context['context_tokens']['median']:.0f} tokens; requests degraded "
         f"(answered without memory): {context['degraded_requests']}.",
@@ -303,7 +319,7 @@ def plot_pipeline(figures: dict[str, Any], path: Path) -> None:
         right.bar(["stages (p50 each)"], [ms], bottom=bottom, color=colour_map(index), label=name)
         bottom += ms
     added = float(figures["added_ms"]["memory"]["p50_ms"]["median"])
-    right.bar(["added p50"], [added], color="tab:blue")
+    right.bar(["added p50"], [added], color="tab:grey")
     right.axhline(
         TARGET_ADDED_P50_MS,
         color="tab:red",
@@ -429,10 +445,22 @@ async def time_modes(
     return {"samples": samples, "traces": traces}
 
 
+async def _longest_stall(stop: asyncio.Event) -> float:
+    """The longest time (ms) the event loop ran no other task, until ``stop`` is set."""
+    longest, last = 0.0, time.perf_counter()
+    while not stop.is_set():
+        await asyncio.sleep(STALL_TICK_S)
+        now = time.perf_counter()
+        longest = max(longest, now - last - STALL_TICK_S)
+        last = now
+    return longest * 1000.0
+
+
 async def time_captures(
     config: EchoRayConfig, hosts: Any, shards: Any, embedder: Any, questions: Sequence[str]
-) -> list[float]:
-    """Milliseconds of ``CognitiveProcessor.capture`` per prepared chat, one at a time."""
+) -> dict[str, list[float]]:
+    """Milliseconds of ``CognitiveProcessor.capture`` per prepared chat, one at a time, and
+    the longest event-loop stall during each (the shard is called on the loop)."""
     from echoray.embedding_service import LocalEmbeddingClient
     from echoray.local import make_local_processor
     from echoray.memory_service import LocalShards
@@ -444,15 +472,22 @@ async def time_captures(
     options = EchoOptions(session=CAPTURE_SESSION, write=True)
     tenant = config.auth.default_tenant
     reply = reply_text(REPLY_TOKENS)
-    samples = []
+    samples: dict[str, list[float]] = {"ms": [], "stall_ms": []}
     for i, question in enumerate([questions[0], *questions]):  # the first is a warm-up
         prepared = await processor.prepare(
             tenant, USER, MODEL, _messages(question), REPLY_TOKENS, options, f"capture-{i}"
         )
+        stop = asyncio.Event()
+        watch = asyncio.create_task(_longest_stall(stop))
+        await asyncio.sleep(0)  # the watcher starts before the capture
         started = time.perf_counter()
         await processor.capture(prepared, reply, 100.0)
+        elapsed = (time.perf_counter() - started) * 1000.0
+        stop.set()
+        stall = await watch
         if i > 0:
-            samples.append((time.perf_counter() - started) * 1000.0)
+            samples["ms"].append(elapsed)
+            samples["stall_ms"].append(stall)
     return samples
 
 
@@ -541,11 +576,13 @@ def summarize_run(measured: dict[str, Any], memories: int) -> dict[str, Any]:
             "degraded_requests": sum(1 for t in all_traces if t["degraded"]),
         },
         "capture_ms": {
-            "per_call": summarize(capture),
-            "p95_ms": percentile(capture, 95),
-            "n": len(capture),
+            "per_call": summarize(capture["ms"]),
+            "p95_ms": percentile(capture["ms"], 95),
+            "longest_loop_stall": summarize(capture["stall_ms"]),
+            "longest_loop_stall_p95_ms": percentile(capture["stall_ms"], 95),
+            "n": len(capture["ms"]),
         }
-        if capture
+        if capture["ms"]
         else None,
     }
 

@@ -20,6 +20,7 @@ neighbours at or above a cosine threshold.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +35,11 @@ from echoray.memory.working_set import WorkingSet
 # ranked modestly in both lists can still win.
 _DEPTH_FACTOR = 3
 _MIN_DEPTH = 20
+# Associative recall spreads over each memory's strongest links only, and only from the
+# most activated memories of a hop: a memory linked to hundreds of others (the neighbour
+# rule links each new memory to its nearest) cannot make a search slow.
+ASSOCIATION_FANOUT = 8
+ASSOCIATION_BEAM = 16
 
 
 @dataclass(frozen=True)
@@ -88,11 +94,16 @@ def spread_activation(
     hops: int = 2,
     decay: float = 0.5,
     min_activation: float = 0.0,
+    fanout: int | None = None,
+    beam: int | None = None,
 ) -> dict[str, Activation]:
     """Spread activation from ``seeds`` over weighted links, hop by hop.
 
     A memory's activation is the best over paths of ``seed * prod(decay * weight)``; paths
-    of at most ``hops`` links, none back to a seed, none below ``min_activation``.
+    of at most ``hops`` links, none back to a seed, none below ``min_activation``. To bound
+    the work on densely linked memories, each node spreads over at most its ``fanout``
+    strongest links (``neighbours`` gives them strongest first) and only the ``beam`` most
+    activated nodes of a hop spread further (None: no bound).
 
     Returns:
         The memories reached (seeds excluded), by id.
@@ -102,7 +113,7 @@ def spread_activation(
     for _ in range(hops):
         improved: dict[str, Activation] = {}
         for node in frontier.values():
-            for other, weight in neighbours(node.id):
+            for other, weight in itertools.islice(neighbours(node.id), fanout):
                 value = node.activation * decay * weight
                 if other in seeds or other in node.path or value < min_activation or value <= 0:
                     continue
@@ -111,6 +122,9 @@ def spread_activation(
                     improved[other] = Activation(other, value, (*node.path, other))
         reached.update(improved)
         frontier = improved
+        if beam is not None and len(frontier) > beam:
+            best = sorted(frontier.values(), key=lambda a: (-a.activation, a.id))[:beam]
+            frontier = {a.id: a for a in best}
         if not frontier:
             break
     return reached
@@ -159,6 +173,8 @@ def recall(
         hops=config.association_hops,
         decay=config.association_decay,
         min_activation=config.association_min_activation * hits[0].score,
+        fanout=ASSOCIATION_FANOUT,
+        beam=max(ASSOCIATION_BEAM, config.association_max_added),
     )
     allowed = working_set.allowed_ids(tenant, flt, reached)
     linked = sorted(

@@ -235,3 +235,19 @@ def test_fusion_weights_scale_each_list() -> None:
     assert fused[0].score == pytest.approx(1 + 0.25 / 2)
     unweighted = reciprocal_rank_fusion([["a", "b"], ["b", "a"]], k=0)
     assert unweighted[0].score == pytest.approx(1.5)
+
+
+def test_spreading_is_bounded_by_fanout_and_beam() -> None:
+    # A hub linked to 20 memories (weights falling), each linked on to one more memory.
+    edges = {"hub": [(f"m{i}", 1.0 - i / 100) for i in range(20)]}
+    edges.update({f"m{i}": [(f"far{i}", 1.0)] for i in range(20)})
+
+    def neighbours(node: str) -> list[tuple[str, float]]:
+        return edges.get(node, [])
+
+    unbounded = spread_activation({"hub": 1.0}, neighbours, hops=2, decay=1.0)
+    assert len(unbounded) == 40
+    bounded = spread_activation({"hub": 1.0}, neighbours, hops=2, decay=1.0, fanout=5, beam=2)
+    # Five strongest links at the hub; only the two best of them spread a second hop.
+    assert sorted(bounded) == ["far0", "far1", "m0", "m1", "m2", "m3", "m4"]
+    assert bounded["far1"].path == ("hub", "m1", "far1")
