@@ -123,8 +123,8 @@ def spread_activation(
         reached.update(improved)
         frontier = improved
         if beam is not None and len(frontier) > beam:
-            best = sorted(frontier.values(), key=lambda a: (-a.activation, a.id))[:beam]
-            frontier = {a.id: a for a in best}
+            strongest = sorted(frontier.values(), key=lambda a: (-a.activation, a.id))[:beam]
+            frontier = {a.id: a for a in strongest}
         if not frontier:
             break
     return reached
