@@ -360,8 +360,10 @@ class CognitiveProcessor:
         return True
 
     async def warm_up(self) -> None:
-        """Build the affect axes and load every model's tokenizer now, not on a request."""
+        """Build the affect axes, run one single-text embedding (MiniLM prepares its
+        one-text graph then) and load every model's tokenizer now, not on a request."""
         await self._affect_model()
+        await self._embeddings.embed(["warm up"])
         for model in self._model_loaders:
             await asyncio.to_thread(self._limits, model)
 

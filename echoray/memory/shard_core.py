@@ -13,6 +13,7 @@ serves searches from LanceDB's indexes (full-text, and IVF-HNSW-SQ from 100k row
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 from collections.abc import Sequence
@@ -134,14 +135,21 @@ class MemoryShardCore:
     async def add(self, records: Sequence[MemoryRecord]) -> AppendResult:
         """Store ``records`` durably (group commit), then index and link them.
 
-        Returns which ids were new and which already existed (a retried write).
+        Returns which ids were new and which already existed (a retried write). LanceDB
+        reads and writes run in threads, so searches on this shard go on meanwhile; RAM
+        state (working set, graph) only changes on the caller's thread.
         """
         await self._committer.submit(list(records))
-        stored = self.store.get_many(records[0].tenant, records[0].user, [r.id for r in records])
+        stored = await asyncio.to_thread(
+            self.store.get_many, records[0].tenant, records[0].user, [r.id for r in records]
+        )
         fresh_ids = {r.id for r in stored} - self._indexed_ids(stored)
         fresh = [r for r in stored if r.id in fresh_ids]
         if fresh:
-            self._index(fresh)
+            links = self._index(fresh)
+            step = self.config.max_batch  # the store caps one call like a client batch
+            for start in range(0, len(links), step):
+                await asyncio.to_thread(self.store.add_links, links[start : start + step])
         return AppendResult(
             inserted=[r.id for r in records if r.id in fresh_ids],
             existing=[r.id for r in records if r.id not in fresh_ids],
@@ -155,9 +163,9 @@ class MemoryShardCore:
             return set()
         return {r.id for r in records if r.key in self.working_set}
 
-    def _index(self, records: list[MemoryRecord]) -> None:
-        """Put committed records into RAM and link them (links are derived data: losing
-        them in a crash loses no memory)."""
+    def _index(self, records: list[MemoryRecord]) -> list[Link]:
+        """Put committed records into RAM and link them; returns the new links for the
+        caller to store (links are derived data: losing them in a crash loses no memory)."""
         links: list[Link] = []
         if self.working_set is not None:
             if not self.working_set.fits(len(records)):
@@ -166,10 +174,8 @@ class MemoryShardCore:
                 links += self._neighbour_links(records)
                 self.working_set.upsert(records)
         links += self._temporal_links(records)
-        step = self.config.max_batch  # the store caps one call like a client batch
-        for start in range(0, len(links), step):
-            self.store.add_links(links[start : start + step])
         self.graph.add(links)
+        return links
 
     def _neighbour_links(self, records: list[MemoryRecord]) -> list[Link]:
         assert self.working_set is not None
@@ -323,9 +329,11 @@ class MemoryShardCore:
         memory used, extend the session's short-term memory and write the user's turn as a
         long-term memory. Retrying is safe: experiences and memories are idempotent by id."""
         tenant, user = experience.tenant, experience.user
-        self.store.append_experiences([experience])
+        await asyncio.to_thread(self.store.append_experiences, [experience])
         if used:
-            self.store.touch(tenant, user, list(used), experience.created_at)
+            await asyncio.to_thread(
+                self.store.touch, tenant, user, list(used), experience.created_at
+            )
             if self.working_set is not None:
                 self.working_set.touch(tenant, user, used, experience.created_at)
         if experience.session is not None:

@@ -36,3 +36,18 @@ async def test_openai_client_embeddings_in_process(minilm: MiniLMEmbedder) -> No
     direct = minilm.embed(["hi there"])[0]
     assert np.allclose(reply.data[0].embedding, direct, atol=1e-5)
     assert reply.usage.prompt_tokens == minilm.count_tokens(["hi there", "bye"])
+
+
+def test_one_text_takes_the_traced_path_with_the_same_numbers(minilm: MiniLMEmbedder) -> None:
+    texts = [
+        "hi",
+        "Where does my sister Lena live these days?",
+        "A much longer sentence about Biscuit the beagle, who chewed my orange trail "
+        "running shoes to pieces last week in Lisbon, and then slept all afternoon.",
+        "word " * 400,  # over the 256-token window: truncated the same way
+    ]
+    batched = minilm.embed(texts)  # sentence-transformers' encode, padded batch
+    for text, expected in zip(texts, batched, strict=True):
+        single = minilm.embed([text])
+        assert single.shape == (1, 384) and single.dtype == np.float32
+        assert np.allclose(single[0], expected, atol=1e-5)
