@@ -53,13 +53,10 @@ class MiniLMEmbedder:
         self._model: Any = SentenceTransformer(path, device="cpu", local_files_only=True)
         self._tokenizer = self._model.tokenizer
         self._max_tokens = int(self._model.max_seq_length or 256)
-        self._single: Any = None  # the traced transformer for one text, made on first use
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if len(texts) == 1:
-            return self._embed_one(texts[0])
         vectors = self._model.encode(
             texts,
             batch_size=64,
@@ -68,38 +65,6 @@ class MiniLMEmbedder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
-
-    def _embed_one(self, text: str) -> np.ndarray:
-        """One text (a chat's query) through a ``torch.export`` graph of the transformer:
-        the same numbers as ``encode`` (mean pooling, L2 norm) with less Python per layer,
-        which is most of a short text's time on CPU (measured 10.4 against 12.4 ms). One
-        text has no padding, so plain mean pooling is the masked mean ``encode`` does. The
-        graph is exported on first use (about 2 s), with the sequence length dynamic."""
-        import torch
-
-        encoded = self._tokenizer(
-            [text], truncation=True, max_length=self._max_tokens, return_tensors="pt"
-        )
-        inputs = {name: encoded[name] for name in ("input_ids", "attention_mask", "token_type_ids")}
-        with torch.inference_mode():
-            if self._single is None:
-                self._single = self._export(inputs)
-            output = self._single(**inputs)
-            hidden = output["last_hidden_state"] if isinstance(output, dict) else output[0]
-            vector = torch.nn.functional.normalize(hidden.mean(dim=1), dim=1)
-        return vector.numpy().astype(np.float32)
-
-    def _export(self, inputs: dict[str, Any]) -> Any:
-        import torch
-
-        length = torch.export.Dim("length", min=1, max=self._max_tokens)
-        program = torch.export.export(
-            self._model[0].auto_model.eval(),
-            (),
-            kwargs=inputs,
-            dynamic_shapes={name: {1: length} for name in inputs},
-        )
-        return program.module()
 
     def count_tokens(self, texts: list[str]) -> int:
         encoded = self._tokenizer(

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 TokenCounter = Callable[[str], int]
 # A pattern counts as matched from this cosine between the query and its centroid.
 PATTERN_MATCH_COSINE = 0.6
+# A last user turn shorter than this is read with the user turn before it.
+FOLLOW_UP_MAX_WORDS = 5
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class Prepared:
     request_id: str
     model: str
     recall_used: bool = False  # the context holds recalled memories
+    turn_vector: np.ndarray | None = None  # the last user turn alone (what is remembered)
     neighbour_cosines: list[float] = field(default_factory=list)
 
     @property
@@ -147,13 +150,21 @@ class CognitiveProcessor:
                 take_query(state)
             except ValueError as exc:
                 raise UnprocessableEntityError(str(exc), param="messages") from None
-            texts = [state.query, *state.goals]
-            vectors = await with_deadline(
-                self._embeddings.embed(texts), self._deadline_s, state, "embedding"
+            # Recall reads a short follow-up in the light of the turn before it; the turn
+            # itself is what is remembered.
+            context = contextual_query(state.messages, state.query)
+            extra = [context] if context != state.query else []
+            embedded = await with_deadline(
+                self._embeddings.embed([state.query, *extra, *state.goals]),
+                self._deadline_s,
+                state,
+                "embedding",
             )
-            if vectors is not None:
-                state.query_vector = vectors[0][0]
-                state.goal_vectors = vectors[0][1:] if state.goals else None
+            if embedded is not None:
+                vectors = embedded[0]
+                prepared.turn_vector = vectors[0]
+                state.query_vector = vectors[len(extra)]
+                state.goal_vectors = vectors[1 + len(extra) :] if state.goals else None
 
         async def fetch(state: CognitiveState) -> None:
             nonlocal recall
@@ -188,9 +199,8 @@ class CognitiveProcessor:
         def long_term(state: CognitiveState) -> None:
             if recall is None or state.query_vector is None:
                 return
-            prepared.neighbour_cosines = [
-                float(r.record.vector @ state.query_vector) for r in recall.recalled
-            ]
+            turn = prepared.turn_vector if prepared.turn_vector is not None else state.query_vector
+            prepared.neighbour_cosines = [float(r.record.vector @ turn) for r in recall.recalled]
             if options.memory:
                 state.candidates = candidates_from(recall, state.query_vector, self.config)
                 for candidate in [c for c in state.candidates if c.relevance <= 0.0]:
@@ -257,7 +267,7 @@ class CognitiveProcessor:
         """Learn from the exchange (call it off the response path). Does nothing when the
         request set ``write: false`` or the query could not be embedded."""
         state = prepared.state
-        if not prepared.options.write or state.query_vector is None:
+        if not prepared.options.write or prepared.turn_vector is None:
             return
         answer = response.strip()  # post-processing: what is remembered of the answer
         experience = Experience.build(
@@ -281,9 +291,9 @@ class CognitiveProcessor:
             session=state.session,
             kind="episodic",
             text=state.query,
-            vector=state.query_vector,
+            vector=prepared.turn_vector,
             created_at=state.now,
-            importance=importance(state.query_vector, prepared.neighbour_cosines, state.query),
+            importance=importance(prepared.turn_vector, prepared.neighbour_cosines, state.query),
             **(affect.as_dict() if affect is not None else {}),
             sources=[experience.id],
         )
@@ -360,12 +370,22 @@ class CognitiveProcessor:
         return True
 
     async def warm_up(self) -> None:
-        """Build the affect axes, run one single-text embedding (MiniLM prepares its
-        one-text graph then) and load every model's tokenizer now, not on a request."""
+        """Build the affect axes, run one embedding through the whole path and load every
+        model's tokenizer now, not on a request."""
         await self._affect_model()
         await self._embeddings.embed(["warm up"])
         for model in self._model_loaders:
             await asyncio.to_thread(self._limits, model)
+
+
+def contextual_query(messages: list[Message], query: str) -> str:
+    """The text recall searches with: the last user turn, preceded by the user turn before
+    it when the last is a short follow-up ("and her job?") of under
+    ``FOLLOW_UP_MAX_WORDS`` words."""
+    if len(query.split()) >= FOLLOW_UP_MAX_WORDS:
+        return query
+    users = [m.get("content", "") for m in messages if m.get("role") == "user"]
+    return f"{users[-2]}\n{query}" if len(users) >= 2 and users[-2].strip() else query
 
 
 def match_pattern(query: np.ndarray, patterns: list[Pattern]) -> PatternMatch | None:

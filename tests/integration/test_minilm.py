@@ -38,7 +38,7 @@ async def test_openai_client_embeddings_in_process(minilm: MiniLMEmbedder) -> No
     assert reply.usage.prompt_tokens == minilm.count_tokens(["hi there", "bye"])
 
 
-def test_one_text_takes_the_traced_path_with_the_same_numbers(minilm: MiniLMEmbedder) -> None:
+def test_one_text_alone_and_in_a_batch_give_the_same_vector(minilm: MiniLMEmbedder) -> None:
     texts = [
         "hi",
         "Where does my sister Lena live these days?",
@@ -46,7 +46,7 @@ def test_one_text_takes_the_traced_path_with_the_same_numbers(minilm: MiniLMEmbe
         "running shoes to pieces last week in Lisbon, and then slept all afternoon.",
         "word " * 400,  # over the 256-token window: truncated the same way
     ]
-    batched = minilm.embed(texts)  # sentence-transformers' encode, padded batch
+    batched = minilm.embed(texts)  # a padded batch: padding must not change a vector
     for text, expected in zip(texts, batched, strict=True):
         single = minilm.embed([text])
         assert single.shape == (1, 384) and single.dtype == np.float32
