@@ -25,6 +25,11 @@ _GATHER_BLOCK = 1024
 # largest error measured over 100k random unit rows was 1.5e-4.
 _FLOAT16_ERROR = 2.0**-9
 
+# Below this many rows the float16 path widens blocks with numpy instead: torch's threads
+# would only contend with the embedder's for a scan that takes a millisecond anyway (the
+# neighbour search of every written memory runs here).
+TORCH_MIN_ROWS = 8192
+
 _torch: Any = None
 
 
@@ -71,7 +76,7 @@ def candidate_scores(
     rescored exactly, so picking the top ``limit`` from the result is exact.
     """
     torch = _torch_module() if matrix.dtype == np.float16 else None
-    if torch is None or len(rows) <= limit:
+    if torch is None or len(rows) <= max(limit, TORCH_MIN_ROWS):
         return np.arange(len(rows)), exact_scores(matrix, size, rows, vector)
     query = torch.from_numpy(vector.astype(np.float16))
     if len(rows) > FULL_SCAN_SHARE * size:

@@ -224,11 +224,14 @@ def test_centroid_follows_writes_and_removals(records: list[MemoryRecord]) -> No
 
 
 @pytest.mark.parametrize("flt", FILTERS)
+@pytest.mark.parametrize("torch_from_rows", [0, 10**9])
 def test_float16_search_is_exact_over_the_stored_vectors(
-    records: list[MemoryRecord], flt: dict
+    records: list[MemoryRecord], flt: dict, torch_from_rows: int, monkeypatch
 ) -> None:
-    """The float16 path scores roughly with torch, then rescores exactly: the result is the
-    exact float32 ranking of the float16-rounded vectors, ids and scores."""
+    """The float16 path scores roughly with torch, then rescores exactly (or, for few rows,
+    widens blocks with numpy): either way the exact float32 ranking of the float16-rounded
+    vectors, ids and scores."""
+    monkeypatch.setattr("echoray.memory.scan.TORCH_MIN_ROWS", torch_from_rows)
     half = WorkingSet(DIM, dtype="float16")
     half.load(records)
     rounded = [
