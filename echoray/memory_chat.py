@@ -21,10 +21,12 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from echoray.cognition.processor import Prepared
 from echoray.cognition.trace import trace
+from echoray.engines.base import GenerationRequest
 from echoray.errors import EchoRayError
 from echoray.metrics import GatewayMetrics
 from echoray.protocol import (
@@ -61,6 +63,18 @@ class CognitionClient(Protocol):
     async def is_ready(self) -> bool: ...
 
 
+@dataclass(frozen=True)
+class _Turn:
+    """One chat between its preparation and its answer."""
+
+    started: float
+    options: EchoOptions
+    generation: GenerationRequest
+    prepared: Prepared | None
+    failure: str | None  # why the pipeline did not run, when it failed
+    inference_started: float
+
+
 class MemoryChat:
     """Chat completions with memory; see the module docstring."""
 
@@ -81,19 +95,11 @@ class MemoryChat:
     async def chat(
         self, tenant: str, request: ChatCompletionRequest, request_id: str, session: str | None
     ) -> ChatCompletionResponse:
-        started = time.perf_counter()
-        generation = self._service.chat_generation(request, request_id)  # 4xx before work
-        options = _options(request, session)
-        prepared, failure = await self._prepare(
-            tenant, request, generation.sampling, options, request_id
-        )
-        if prepared is not None:
-            generation = dataclasses.replace(generation, messages=tuple(prepared.messages))
-        inference_started = time.perf_counter()
-        response = await self._service.chat(request, request_id, generation)
+        turn = await self._begin(tenant, request, request_id, session)
+        response = await self._service.chat(request, request_id, turn.generation)
         text = response.choices[0].message.content if response.choices else ""
-        echo = self._finish(prepared, failure, text, inference_started, started)
-        if options.trace:
+        echo = self._finish(turn, text)
+        if turn.options.trace:
             response.echo = echo
         return response
 
@@ -101,16 +107,8 @@ class MemoryChat:
         self, tenant: str, request: ChatCompletionRequest, request_id: str, session: str | None
     ) -> AsyncIterator[ChatCompletionChunk]:
         """Prepare now (so errors are HTTP errors), then return the chunk stream."""
-        started = time.perf_counter()
-        generation = self._service.chat_generation(request, request_id)
-        options = _options(request, session)
-        prepared, failure = await self._prepare(
-            tenant, request, generation.sampling, options, request_id
-        )
-        if prepared is not None:
-            generation = dataclasses.replace(generation, messages=tuple(prepared.messages))
-        inference_started = time.perf_counter()
-        stream = self._service.stream_chat(request, request_id, generation)
+        turn = await self._begin(tenant, request, request_id, session)
+        stream = self._service.stream_chat(request, request_id, turn.generation)
 
         async def chunks() -> AsyncIterator[ChatCompletionChunk]:
             parts: list[str] = []
@@ -124,8 +122,8 @@ class MemoryChat:
                     yield chunk
             finally:
                 await stream.aclose()  # type: ignore[attr-defined]
-            echo = self._finish(prepared, failure, "".join(parts), inference_started, started)
-            if options.trace and last is not None:
+            echo = self._finish(turn, "".join(parts))
+            if turn.options.trace and last is not None:
                 yield ChatCompletionChunk(
                     id=last.id, model=last.model, created=last.created, choices=[], echo=echo
                 )
@@ -146,11 +144,26 @@ class MemoryChat:
 
     # --- internals ----------------------------------------------------------------------
 
+    async def _begin(
+        self, tenant: str, request: ChatCompletionRequest, request_id: str, session: str | None
+    ) -> _Turn:
+        """Validate as any chat (4xx before any work), then run the pipeline, or note why
+        the chat goes on without it."""
+        started = time.perf_counter()
+        generation = self._service.chat_generation(request, request_id)
+        options = _options(request, session)
+        prepared, failure = await self._prepare(
+            tenant, request, generation.sampling.max_tokens, options, request_id
+        )
+        if prepared is not None:
+            generation = dataclasses.replace(generation, messages=tuple(prepared.messages))
+        return _Turn(started, options, generation, prepared, failure, time.perf_counter())
+
     async def _prepare(
         self,
         tenant: str,
         request: ChatCompletionRequest,
-        sampling: Any,
+        max_tokens: int,
         options: EchoOptions,
         request_id: str,
     ) -> tuple[Prepared | None, str | None]:
@@ -161,13 +174,7 @@ class MemoryChat:
         try:
             prepared = await asyncio.wait_for(
                 self._cognition.prepare(
-                    tenant,
-                    request.user,
-                    request.model,
-                    messages,
-                    sampling.max_tokens,
-                    options,
-                    request_id,
+                    tenant, request.user, request.model, messages, max_tokens, options, request_id
                 ),
                 self._deadline_s,
             )
@@ -190,25 +197,23 @@ class MemoryChat:
             self._metrics.degraded.labels("cognition").inc()
         return reason
 
-    def _finish(
-        self,
-        prepared: Prepared | None,
-        failure: str | None,
-        response: str,
-        inference_started: float,
-        started: float,
-    ) -> dict[str, Any]:
+    def _finish(self, turn: _Turn, response: str) -> dict[str, Any]:
         """Time inference, schedule the capture, observe metrics; returns the trace."""
         now = time.perf_counter()
-        if prepared is None:  # no pipeline ran: a trace that says so
-            inference_ms = round((now - inference_started) * 1000, 3)
-            degraded = [failure] if failure else []
-            return {"memories": [], "degraded": degraded, "stages_ms": {"inference": inference_ms}}
-        state = prepared.state
-        state.timings_ms["inference"] = (now - inference_started) * 1000
+        inference_ms = (now - turn.inference_started) * 1000
+        if turn.prepared is None:  # no pipeline ran: a trace that says so
+            degraded = [turn.failure] if turn.failure else []
+            return {
+                "memories": [],
+                "degraded": degraded,
+                "stages_ms": {"inference": round(inference_ms, 3)},
+            }
+        state = turn.prepared.state
+        state.timings_ms["inference"] = inference_ms
         if self._metrics is not None:
             self._metrics.observe_pipeline(state.timings_ms, state.degraded, state.context_tokens)
-        task = asyncio.create_task(self._capture(prepared, response, (now - started) * 1000))
+        latency_ms = (now - turn.started) * 1000
+        task = asyncio.create_task(self._capture(turn.prepared, response, latency_ms))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return trace(state)

@@ -66,7 +66,6 @@ class Prepared:
     options: EchoOptions
     request_id: str
     model: str
-    recall_used: bool = False  # the context holds recalled memories
     turn_vector: np.ndarray | None = None  # the last user turn alone (what is remembered)
     neighbour_cosines: list[float] = field(default_factory=list)
 
@@ -240,7 +239,6 @@ class CognitiveProcessor:
 
         def context(state: CognitiveState) -> None:
             build_context(state, limits.count_tokens)
-            prepared.recall_used = bool(state.selected)
 
         # Goal alignment runs before the coherence check, whose MMR selection then sees
         # the goal boost: a memory that serves a goal can win a place in the context.

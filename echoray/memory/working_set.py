@@ -62,17 +62,13 @@ class _Entry:
     fields: dict[str, Any]  # MemoryRecord's remaining scalar fields (importance, strength, …)
 
 
-# MemoryRecord fields an _Entry keeps in ``fields``.
-_SCALAR_FIELDS = (
-    "last_accessed",
-    "access_count",
-    "importance",
-    "valence",
-    "arousal",
-    "dominance",
-    "strength",
-    "pinned",
-    "sources",
+# MemoryRecord fields an _Entry keeps in ``fields``: all but those it holds itself and the
+# vector (which lives in the matrix).
+_SCALAR_FIELDS = tuple(
+    name
+    for name in MemoryRecord.model_fields
+    if name
+    not in {"id", "tenant", "user", "session", "kind", "text", "vector", "created_at", "metadata"}
 )
 
 

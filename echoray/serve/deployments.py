@@ -243,6 +243,12 @@ class ServeCognitionClient:
     def __init__(self, handle: DeploymentHandle) -> None:
         self._handle = handle
 
+    async def _call(self, method: str, *args: Any) -> Any:
+        try:
+            return await getattr(self._handle, method).remote(*args)
+        except Exception as exc:
+            raise unwrap(exc) from None
+
     async def prepare(
         self,
         tenant: str,
@@ -253,24 +259,15 @@ class ServeCognitionClient:
         options: EchoOptions,
         request_id: str,
     ) -> Prepared:
-        try:
-            return await self._handle.prepare.remote(
-                tenant, user, model, messages, max_tokens, options, request_id
-            )
-        except Exception as exc:
-            raise unwrap(exc) from None
+        return await self._call(
+            "prepare", tenant, user, model, messages, max_tokens, options, request_id
+        )
 
     async def capture(self, prepared: Prepared, response: str, latency_ms: float) -> None:
-        try:
-            await self._handle.capture.remote(prepared, response, latency_ms)
-        except Exception as exc:
-            raise unwrap(exc) from None
+        await self._call("capture", prepared, response, latency_ms)
 
     async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse:
-        try:
-            return await self._handle.feedback.remote(tenant, request)
-        except Exception as exc:
-            raise unwrap(exc) from None
+        return await self._call("feedback", tenant, request)
 
     async def is_ready(self) -> bool:
         try:
