@@ -182,17 +182,23 @@ class MemoryShardCore:
         if self.config.link_neighbour_top_k == 0:
             return []
         links: list[Link] = []
+        by_owner: dict[tuple[str, str], list[MemoryRecord]] = collections.defaultdict(list)
         for record in records:
-            flt = MemoryFilter(user=record.user)
-            near = self.working_set.dense_search(
-                record.tenant, flt, record.vector, self.config.link_neighbour_top_k + 1
+            by_owner[(record.tenant, record.user)].append(record)
+        for (tenant, user), owned in by_owner.items():
+            nearest = self.working_set.nearest_many(
+                tenant,
+                user,
+                np.stack([r.vector for r in owned]),
+                self.config.link_neighbour_top_k + 1,
             )
-            links += neighbour_links(
-                record,
-                [(r.id, r.score) for r in near],
-                self.config.link_neighbour_threshold,
-                self.config.link_neighbour_top_k,
-            )
+            for record, near in zip(owned, nearest, strict=True):
+                links += neighbour_links(
+                    record,
+                    near,
+                    self.config.link_neighbour_threshold,
+                    self.config.link_neighbour_top_k,
+                )
         return links
 
     def _temporal_links(self, records: list[MemoryRecord]) -> list[Link]:

@@ -37,6 +37,7 @@ from echoray.memory.schemas import MEMORY_KINDS
 
 Key = tuple[str, str, str]
 _NO_SESSION = -1
+_NEAREST_BLOCK = 4096  # rows scored per matrix product in nearest_many
 
 
 @dataclass(frozen=True)
@@ -318,6 +319,30 @@ class WorkingSet:
             key=lambda item: (-item[1], item[0]),
         )[:limit]
         return [Ranked(i, score, rank) for rank, (i, score) in enumerate(ranked, start=1)]
+
+    def nearest_many(
+        self, tenant: str, user: str, vectors: np.ndarray, k: int
+    ) -> list[list[tuple[str, float]]]:
+        """For each row of ``vectors`` (unit length), the ``k`` memories of one user with the
+        highest cosine, best first, equal scores in id order: ``dense_search`` without
+        filters for many queries at once, one matrix product per block of rows (the
+        neighbour links of a written batch)."""
+        queries = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
+        rows = self._rows_of(tenant, user)
+        found: list[list[tuple[float, int]]] = [[] for _ in range(len(queries))]
+        if k > 0:
+            for start in range(0, len(rows), _NEAREST_BLOCK):
+                block = rows[start : start + _NEAREST_BLOCK]
+                scores = self._vectors[block].astype(np.float32, copy=False) @ queries.T
+                for column, hits in zip(scores.T, found, strict=True):
+                    hits += [(float(column[i]), int(block[i])) for i in top_with_ties(column, k)]
+        return [
+            sorted(
+                ((self._entries[int(self._row_doc[row])].key[2], score) for score, row in hits),
+                key=lambda item: (-item[1], item[0]),
+            )[:k]
+            for hits in found
+        ]
 
     def lexical_search(
         self, tenant: str, flt: MemoryFilter, query: str, limit: int

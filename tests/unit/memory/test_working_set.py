@@ -284,3 +284,20 @@ def test_ties_are_broken_by_id_whatever_the_load_order() -> None:
     for ws in (forwards, backwards):
         assert [r.id for r in ws.dense_search("acme", flt, query, 3)] == ["t0", "t1", "t2"]
         assert [r.id for r in ws.lexical_search("acme", flt, "tea", 3)] == ["t0", "t1", "t2"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_nearest_many_equals_dense_search_per_query(
+    records: list[MemoryRecord], dtype: str, monkeypatch
+) -> None:
+    monkeypatch.setattr("echoray.memory.working_set._NEAREST_BLOCK", 100)  # several blocks
+    ws = WorkingSet(DIM, dtype=dtype)  # type: ignore[arg-type]
+    ws.load(records)
+    queries = np.random.default_rng(9).standard_normal((7, DIM)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    many = ws.nearest_many("acme", "bob", queries, 6)
+    for query, got in zip(queries, many, strict=True):
+        one = ws.dense_search("acme", MemoryFilter.build(user="bob"), query, 6)
+        assert [i for i, _ in got] == [r.id for r in one]
+        assert [s for _, s in got] == pytest.approx([r.score for r in one], abs=1e-5)
+    assert ws.nearest_many("acme", "nobody", queries, 6) == [[] for _ in queries]
