@@ -9,7 +9,8 @@ holding its items returned, with that commit's error if it failed, so nothing is
 acknowledged before it is durable. While a commit runs, new writers queue for the next
 one, which is what batches them under load.
 
-The committer is plain asyncio; a synchronous ``commit`` runs in a worker thread.
+The committer is plain asyncio; a synchronous ``commit`` runs in a worker thread. Each
+writer gets back what ``commit`` returned for the batch that held its items.
 """
 
 from __future__ import annotations
@@ -18,25 +19,26 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from echoray.errors import ServiceUnavailableError
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
 class _Pending(Generic[T]):
     items: list[T]
-    done: asyncio.Future[None] = field(repr=False)
+    done: asyncio.Future[Any] = field(repr=False)
 
 
-class GroupCommitter(Generic[T]):
+class GroupCommitter(Generic[T, R]):
     """Batches ``submit`` calls into as few ``commit`` calls as the load allows."""
 
     def __init__(
         self,
-        commit: Callable[[list[T]], None] | Callable[[list[T]], Awaitable[None]],
+        commit: Callable[[list[T]], R] | Callable[[list[T]], Awaitable[R]],
         *,
         window_s: float = 0.005,
         max_batch: int = 512,
@@ -52,8 +54,9 @@ class GroupCommitter(Generic[T]):
         self._closed = False
         self.commits = 0
 
-    async def submit(self, items: Sequence[T]) -> None:
-        """Queue ``items`` and return once they are committed.
+    async def submit(self, items: Sequence[T]) -> R | None:
+        """Queue ``items`` and return, once they are committed, what ``commit`` returned
+        for their batch (None for no items).
 
         Raises:
             ServiceUnavailableError: the committer is closed.
@@ -62,12 +65,12 @@ class GroupCommitter(Generic[T]):
         if self._closed:
             raise ServiceUnavailableError("the writer is shutting down", code="closing")
         if not items:
-            return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            return None
+        done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(list(items), done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._run())
-        await done
+        return await done
 
     async def close(self) -> None:
         """Refuse new writes and wait until what is queued is committed."""
@@ -99,9 +102,9 @@ class GroupCommitter(Generic[T]):
         items = [item for pending in batch for item in pending.items]
         try:
             if self._is_async:
-                await self._commit(items)  # type: ignore[misc]
+                result = await self._commit(items)  # type: ignore[misc]
             else:
-                await asyncio.to_thread(self._commit, items)
+                result = await asyncio.to_thread(self._commit, items)
             self.commits += 1
         except Exception as exc:
             for pending in batch:
@@ -110,4 +113,4 @@ class GroupCommitter(Generic[T]):
             return
         for pending in batch:
             if not pending.done.done():
-                pending.done.set_result(None)
+                pending.done.set_result(result)

@@ -87,7 +87,7 @@ class MemoryShardCore:
         self.graph = LinkGraph()
         self.short_term = ShortTermMemory(store, max_turns=config.short_term_turns)
         self._recent: dict[tuple[str, str, str], collections.deque[MemoryRecord]] = {}
-        self._committer: GroupCommitter[MemoryRecord] = GroupCommitter(
+        self._committer: GroupCommitter[MemoryRecord, list[MemoryRecord]] = GroupCommitter(
             self._commit,
             window_s=config.group_commit_window_ms / 1000,
             max_batch=config.group_commit_max_batch,
@@ -139,10 +139,17 @@ class MemoryShardCore:
         reads and writes run in threads, so searches on this shard go on meanwhile; RAM
         state (working set, graph) only changes on the caller's thread.
         """
-        await self._committer.submit(list(records))
-        stored = await asyncio.to_thread(
-            self.store.get_many, records[0].tenant, records[0].user, [r.id for r in records]
-        )
+        inserted = {id(r) for r in await self._committer.submit(list(records)) or ()}
+        # What this commit inserted from these very objects is stored as given; the rest
+        # (already stored, or a same-key record of another writer in the same commit)
+        # is read back, so RAM holds what LanceDB holds.
+        stored = [r for r in records if id(r) in inserted]
+        have = {r.key for r in stored}
+        others = list(dict.fromkeys(r.id for r in records if r.key not in have))
+        if others:
+            stored += await asyncio.to_thread(
+                self.store.get_many, records[0].tenant, records[0].user, others
+            )
         fresh_ids = {r.id for r in stored} - self._indexed_ids(stored)
         fresh = [r for r in stored if r.id in fresh_ids]
         if fresh:
@@ -155,8 +162,8 @@ class MemoryShardCore:
             existing=[r.id for r in records if r.id not in fresh_ids],
         )
 
-    def _commit(self, records: list[MemoryRecord]) -> None:
-        self.store.append(records)
+    def _commit(self, records: list[MemoryRecord]) -> list[MemoryRecord]:
+        return self.store.append_new(records)
 
     def _indexed_ids(self, records: Sequence[MemoryRecord]) -> set[str]:
         if self.working_set is None:

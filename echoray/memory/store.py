@@ -147,6 +147,21 @@ class LanceDBStore:
             UnprocessableEntityError: empty batch, or a vector of the wrong dimension.
             PayloadTooLargeError: the batch, a text or a metadata object is over its limit.
         """
+        inserted = self.append_new(records)
+        stored = {record.key for record in inserted}
+        return AppendResult(
+            inserted=[record.id for record in inserted],
+            existing=[r.id for r in records if r.key not in stored],
+        )
+
+    def append_new(self, records: Sequence[MemoryRecord]) -> list[MemoryRecord]:
+        """``append``, returning the record objects it inserted: for each key not yet
+        stored, the first of ``records`` with that key.
+
+        Raises:
+            UnprocessableEntityError: empty batch, or a vector of the wrong dimension.
+            PayloadTooLargeError: the batch, a text or a metadata object is over its limit.
+        """
         check_limits(records, self.limits)
         self._check_dimension(records)
         existing = self._existing_keys(records)
@@ -157,10 +172,7 @@ class LanceDBStore:
         if fresh:
             table = rows.memories_table(list(fresh.values()), self.dimension)
             self._memories.merge_insert(_ID_KEY).when_not_matched_insert_all().execute(table)
-        return AppendResult(
-            inserted=[key[2] for key in fresh],
-            existing=[r.id for r in records if r.key in existing],
-        )
+        return list(fresh.values())
 
     def update(self, tenant: str, user: str, memory_id: str, patch: MemoryPatch) -> MemoryRecord:
         """Change fields of one memory in one commit and return the new record.

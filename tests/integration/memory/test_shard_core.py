@@ -53,6 +53,22 @@ async def test_concurrent_writes_share_commits_and_retries_never_duplicate(tmp_p
     assert core.store.count("acme", "alice") == len(batches)
 
 
+async def test_one_id_written_twice_in_one_commit_keeps_what_lancedb_kept(
+    tmp_path: Path,
+) -> None:
+    core = make_core(tmp_path, group_commit_window_ms=20)
+    first = record("the first text", id="same", seconds=1)
+    second = record("a second text", id="same", seconds=2)
+    results = await asyncio.gather(core.add([first]), core.add([second]))
+    assert core._committer.commits == 1  # both in one commit: the first one wins
+    assert [r.inserted for r in results] == [["same"], []]
+    assert [r.existing for r in results] == [[], ["same"]]
+    stored = core.store.get("acme", "alice", "same")
+    assert stored.text == "the first text"
+    held = core.working_set.record("acme", "alice", "same") if core.working_set else None
+    assert held is not None and held.text == stored.text
+
+
 async def test_update_delete_and_forget_one_user_only(tmp_path: Path) -> None:
     core = make_core(tmp_path)
     mine, theirs = record("alice likes kayaking"), record("bob likes chess", user="bob")
