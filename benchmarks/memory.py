@@ -43,6 +43,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from threadpoolctl import threadpool_limits
+
 from benchmarks.contract import BenchContext, BenchResult
 from benchmarks.stats import format_spread, percentile, ratio, summarize
 
@@ -410,6 +412,21 @@ def measure_ingest(
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
+    # numpy's BLAS on one thread in both arms, as in a shard actor (see MemoryShard): the
+    # embedder runs on torch's MKL threads, and OpenBLAS threads woken by the add's small
+    # neighbour products would spin against them on these 2 cores (0.75-0.77 of
+    # embedding-only throughput with two BLAS threads against 0.84-0.91 with one).
+    with threadpool_limits(1, user_api="blas"):
+        return _measure_ingest(embedder, texts, batch, repeats, ingest_once)
+
+
+def _measure_ingest(
+    embedder: MiniLMEmbedder,
+    texts: Sequence[str],
+    batch: int,
+    repeats: int,
+    ingest_once: Callable[[int], dict[str, float]],
+) -> dict[str, Any]:
     embedder.embed(list(texts[:batch]))  # warm-up: model and tokenizer caches
     ingest_once(batch)  # warm-up: LanceDB code paths, table creation
     embed_rates, ingest_rates, shares = [], [], []
@@ -577,7 +594,8 @@ def notes(
         "Ingest: one pipelined writer through MemoryShardCore.add (embedding, record "
         "validation, group commit to LanceDB on local disk, working set, neighbour and "
         "temporal links); batch n+1 is embedded while batch n is added, one add in flight; "
-        "opening the store is not timed."
+        "opening the store is not timed; numpy's BLAS runs on one thread in both arms, as "
+        "in a shard actor (torch's MKL threads embed)."
     )
     lines.append(
         "Latency cells: median over repeats of each repeat's p50/p95, [min-max] over repeats; "

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import ray
+from threadpoolctl import ThreadpoolController
 
 from echoray.config import EchoRayConfig, MemoryConfig
 from echoray.embeddings import MINILM_DIMENSION
@@ -52,6 +53,10 @@ class MemoryShard:
     def __init__(
         self, storage_uri: str, config: dict[str, Any], index: int, num_shards: int, dimension: int
     ) -> None:
+        # One BLAS thread (Ray's OMP_NUM_THREADS for an actor of under one CPU, made
+        # explicit): this actor's matrix products are small, and idle OpenBLAS threads
+        # spin against the embedder's and the model's threads on the same cores.
+        ThreadpoolController().limit(limits=1, user_api="blas")
         settings = MemoryConfig.model_validate(config)
         store = LanceDBStore(storage_uri, dimension, limits=settings)
         self.core = MemoryShardCore(store, settings, index, num_shards)

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import numpy as np
 
@@ -154,9 +155,12 @@ class MemoryShardCore:
         fresh = [r for r in stored if r.id in fresh_ids]
         if fresh:
             links = self._index(fresh)
+            # Every link touches a memory this call inserted, so none is stored yet.
             step = self.config.max_batch  # the store caps one call like a client batch
             for start in range(0, len(links), step):
-                await asyncio.to_thread(self.store.add_links, links[start : start + step])
+                await asyncio.to_thread(
+                    partial(self.store.add_links, links[start : start + step], known_new=True)
+                )
         return AppendResult(
             inserted=[r.id for r in records if r.id in fresh_ids],
             existing=[r.id for r in records if r.id not in fresh_ids],

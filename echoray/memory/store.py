@@ -170,8 +170,10 @@ class LanceDBStore:
             if record.key not in existing:
                 fresh.setdefault(record.key, record)  # the first of repeated keys wins
         if fresh:
-            table = rows.memories_table(list(fresh.values()), self.dimension)
-            self._memories.merge_insert(_ID_KEY).when_not_matched_insert_all().execute(table)
+            # A plain append, not merge_insert (three times the cost per row): the key
+            # check above is enough because one shard owns each user and its group
+            # committer runs one commit at a time, so no other write can land between.
+            self._memories.add(rows.memories_table(list(fresh.values()), self.dimension))
         return list(fresh.values())
 
     def update(self, tenant: str, user: str, memory_id: str, patch: MemoryPatch) -> MemoryRecord:
@@ -415,9 +417,14 @@ class LanceDBStore:
 
     # --- links -----------------------------------------------------------------------
 
-    def add_links(self, links: Sequence[Link]) -> int:
+    def add_links(self, links: Sequence[Link], *, known_new: bool = False) -> int:
         """Store links (one commit); a link already stored is skipped. Returns how many
         were new.
+
+        Args:
+            known_new: the caller knows none of ``links`` is stored yet (the links of
+                memories it just inserted), so they are appended without the join that
+                skips stored ones.
 
         Raises:
             PayloadTooLargeError: more links than ``max_batch``.
@@ -426,11 +433,15 @@ class LanceDBStore:
             return 0
         check_batch(len(links), self.limits, "links")
         unique = {(k.tenant, k.user, k.src, k.dst, k.kind): k for k in links}
+        table = rows.links_table(list(unique.values()))
+        if known_new:
+            self._tables[schemas.LINKS].add(table)
+            return len(unique)
         result = (
             self._tables[schemas.LINKS]
             .merge_insert(_LINK_KEY)
             .when_not_matched_insert_all()
-            .execute(rows.links_table(list(unique.values())))
+            .execute(table)
         )
         return int(result.num_inserted_rows)
 
