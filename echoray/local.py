@@ -6,9 +6,12 @@ For tests, notebooks and benchmarks' no-server baselines. The Serve application 
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
+import numpy as np
 from fastapi import FastAPI
 
 from echoray.api.app import make_app
@@ -18,6 +21,10 @@ from echoray.embedding_service import EmbeddingsService, LocalEmbeddingClient
 from echoray.embeddings import Embedder
 from echoray.engines.factory import make_engine
 from echoray.engines.host import EngineHost
+from echoray.learning.consolidation import ShardReport, consolidate_shard
+from echoray.learning.scheduler import ConsolidationScheduler
+from echoray.learning.summarize import model_summarizer
+from echoray.memory.records import utc_now
 from echoray.memory.shard_core import MemoryShardCore
 from echoray.memory_chat import MemoryChat
 from echoray.memory_service import LocalShards, MemoryService
@@ -77,6 +84,52 @@ def make_local_processor(
         shards,
         embeddings,
         {name: functools.partial(limits, name) for name in hosts},
+    )
+
+
+def make_local_consolidation(
+    config: EchoRayConfig,
+    shards: Sequence[MemoryShardCore],
+    embedder: Embedder,
+    hosts: dict[str, EngineHost] | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> ConsolidationScheduler:
+    """Consolidation in process: each shard's run is a coroutine over the shared store
+    (the Consolidator actor runs the same ``consolidate_shard`` as Ray tasks)."""
+    local = LocalShards(shards)
+    embeddings = LocalEmbeddingClient(embedder)
+    store = shards[0].store
+    summarize = None
+    if config.consolidation.summarize == "model" and hosts:
+        name = config.consolidation.summarize_model or config.models[0].name
+        summarize = model_summarizer(hosts[name])
+
+    async def embed(texts: list[str]) -> np.ndarray:
+        vectors, _ = await embeddings.embed(texts)
+        return vectors
+
+    async def dispatch(index: int, run_id: str, tenant: str | None) -> ShardReport:
+        return await consolidate_shard(
+            store,
+            local,
+            shard_index=index,
+            num_shards=len(shards),
+            config=config.consolidation,
+            run_id=run_id,
+            now=clock(),
+            embed=embed,
+            summarize=summarize,
+            tenant=tenant,
+        )
+
+    async def compact() -> int:
+        return await asyncio.to_thread(store.compact, config.consolidation.keep_versions_s)
+
+    async def pressure(index: int) -> int:
+        return shards[index].consolidation_pressure()
+
+    return ConsolidationScheduler(
+        len(shards), config.consolidation, dispatch, compact=compact, pressure=pressure
     )
 
 

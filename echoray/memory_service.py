@@ -54,8 +54,10 @@ class LocalShards:
         self.cores = list(cores)
 
     async def call(self, tenant: str, user: str, method: str, *args: Any) -> Any:
-        core = self.cores[shard_for(tenant, user, len(self.cores))]
-        result = getattr(core, method)(*args)
+        return await self.call_shard(shard_for(tenant, user, len(self.cores)), method, *args)
+
+    async def call_shard(self, index: int, method: str, *args: Any) -> Any:
+        result = getattr(self.cores[index], method)(*args)
         return await result if inspect.isawaitable(result) else result
 
 

@@ -31,6 +31,7 @@ from echoray.memory.records import (
     MemoryPatch,
     MemoryRecord,
     Page,
+    Pattern,
     SearchHit,
     Turn,
     TurnRole,
@@ -137,6 +138,41 @@ class MemoryShard:
     ) -> tuple[Experience, int]:
         return self.core.apply_feedback(tenant, user, experience_id, score, comment, step, at)
 
+    # --- consolidation (see echoray.learning.consolidation) ----------------------------
+
+    async def begin_consolidation(self, run_id: str, lease_s: float) -> bool:
+        return self.core.begin_consolidation(run_id, lease_s)
+
+    async def end_consolidation(self, run_id: str, completed: bool) -> None:
+        self.core.end_consolidation(run_id, completed)
+
+    async def consolidation_pressure(self) -> int:
+        return self.core.consolidation_pressure()
+
+    async def merge_memories(
+        self, survivor: MemoryRecord, merged: list[str], links: list[Link], reason: str
+    ) -> int:
+        return await self.core.merge_memories(survivor, merged, links, reason)
+
+    async def archive_memories(
+        self, tenant: str, user: str, ids: list[str], reason: str, unused_since: datetime | None
+    ) -> list[str]:
+        return await self.core.archive_memories(tenant, user, ids, reason, unused_since)
+
+    async def restore_memories(
+        self, tenant: str, user: str, ids: list[str], at: datetime
+    ) -> list[MemoryRecord]:
+        return await self.core.restore_memories(tenant, user, ids, at)
+
+    async def list_archive(self, tenant: str, user: str, limit: int) -> list[MemoryRecord]:
+        return self.core.list_archive(tenant, user, limit)
+
+    async def link_memories(self, links: list[Link]) -> int:
+        return await self.core.link_memories(links)
+
+    async def set_patterns(self, tenant: str, user: str, patterns: list[Pattern]) -> None:
+        await self.core.set_patterns(tenant, user, patterns)
+
 
 def start_shards(
     config: EchoRayConfig, *, num_cpus: float = 0.1, namespace: str = NAMESPACE
@@ -183,7 +219,11 @@ class ShardClient:
             ServiceUnavailableError: the shard stayed unreachable through every attempt.
             EchoRayError: whatever the shard raised on purpose (not retried).
         """
-        handle = self.shard(tenant, user)
+        return await self.call_shard(shard_for(tenant, user, len(self._handles)), method, *args)
+
+    async def call_shard(self, index: int, method: str, *args: Any) -> Any:
+        """``call`` on shard ``index`` itself (shard-wide calls: consolidation leases)."""
+        handle = self._handles[index]
         return await retry_transient(
             lambda: getattr(handle, method).remote(*args), self._attempts, self._base_delay_s
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,6 +96,8 @@ class MemoryShardCore:
         )
         self.working_set: WorkingSet | None = None
         self._patterns: dict[tuple[str, str], list[Pattern]] = {}
+        self._lease: tuple[str, float] | None = None  # (run id, monotonic expiry)
+        self._turns_since_run = 0
         self.rebuild()
 
     # --- start ---------------------------------------------------------------------------
@@ -356,6 +359,7 @@ class MemoryShardCore:
         if experience.session is not None:
             for role, text in turns:
                 self.short_term.append(tenant, user, experience.session, role, text)
+            self._turns_since_run += len(turns)
         if memory is not None:
             await self.add([memory])
 
@@ -414,11 +418,105 @@ class MemoryShardCore:
     def add_turns(self, turns: Sequence[Turn]) -> None:
         for turn in turns:
             self.short_term.append(turn.tenant, turn.user, turn.session, turn.role, turn.text)
+        self._turns_since_run += len(turns)
 
     def recent_turns(
         self, tenant: str, user: str, session: str, n: int | None = None
     ) -> list[Turn]:
         return self.short_term.recent(tenant, user, session, n)
+
+    # --- consolidation: a Consolidator task plans, the shard applies --------------------
+
+    def begin_consolidation(self, run_id: str, lease_s: float) -> bool:
+        """Take (or renew) this shard's consolidation lease; False while another run holds
+        it. A task renews it as it goes, so a killed task's lease runs out by itself."""
+        now = time.monotonic()
+        if self._lease is not None and self._lease[0] != run_id and self._lease[1] > now:
+            return False
+        self._lease = (run_id, now + lease_s)
+        return True
+
+    def end_consolidation(self, run_id: str, completed: bool) -> None:
+        """Give the lease back; a completed run resets the count of new turns."""
+        if self._lease is not None and self._lease[0] == run_id:
+            self._lease = None
+        if completed:
+            self._turns_since_run = 0
+
+    def consolidation_pressure(self) -> int:
+        """Session turns written since the last completed run."""
+        return self._turns_since_run
+
+    async def merge_memories(
+        self, survivor: MemoryRecord, merged: list[str], links: list[Link], reason: str
+    ) -> int:
+        """Store the combined survivor, move the links of ``merged`` to it, then archive
+        ``merged``; returns how many were archived (0 when the survivor is gone)."""
+        tenant, user = survivor.tenant, survivor.user
+        if not await asyncio.to_thread(self.store.replace, survivor):
+            return 0
+        for start in range(0, len(links), self.config.max_batch):
+            await asyncio.to_thread(
+                self.store.add_links, links[start : start + self.config.max_batch]
+            )
+        moved = await asyncio.to_thread(self.store.archive, tenant, user, merged, reason)
+        if self.working_set is not None:
+            self.working_set.upsert([survivor])
+            self.working_set.remove(tenant, user, moved)
+        self.graph.remove(tenant, user, moved)
+        self.graph.add(links)
+        return len(moved)
+
+    async def archive_memories(
+        self,
+        tenant: str,
+        user: str,
+        ids: list[str],
+        reason: str,
+        unused_since: datetime | None = None,
+    ) -> list[str]:
+        """Move memories to the archive (never deleted); with ``unused_since``, those used
+        after it (recalled while the run planned) are kept. Returns the ids moved."""
+        if unused_since is not None:
+            current = await asyncio.to_thread(self.store.get_many, tenant, user, ids)
+            ids = [r.id for r in current if (r.last_accessed or r.created_at) <= unused_since]
+        moved = await asyncio.to_thread(self.store.archive, tenant, user, ids, reason)
+        if self.working_set is not None:
+            self.working_set.remove(tenant, user, moved)
+        self.graph.remove(tenant, user, moved)
+        return moved
+
+    async def restore_memories(
+        self, tenant: str, user: str, ids: list[str], at: datetime
+    ) -> list[MemoryRecord]:
+        """Bring archived memories back, counted as used at ``at``, with their links."""
+        restored = await asyncio.to_thread(self.store.restore, tenant, user, ids, used_at=at)
+        if restored:
+            if self.working_set is not None:
+                self.working_set.upsert(restored)
+            links = await asyncio.to_thread(
+                self.store.list_links, tenant, user, [r.id for r in restored]
+            )
+            self.graph.add(links)
+        return restored
+
+    def list_archive(self, tenant: str, user: str, limit: int) -> list[MemoryRecord]:
+        return self.store.list_archive(tenant, user, limit=limit)
+
+    async def link_memories(self, links: list[Link]) -> int:
+        """Store links (skipping stored ones) and add them to the graph."""
+        added = 0
+        for start in range(0, len(links), self.config.max_batch):
+            added += await asyncio.to_thread(
+                self.store.add_links, links[start : start + self.config.max_batch]
+            )
+        self.graph.add(links)
+        return added
+
+    async def set_patterns(self, tenant: str, user: str, patterns: list[Pattern]) -> None:
+        """Make ``patterns`` the user's learned patterns (the pipeline's pattern match)."""
+        await asyncio.to_thread(self.store.replace_patterns, tenant, user, patterns)
+        self._patterns[(tenant, user)] = list(patterns)
 
     async def close(self) -> None:
         await self._committer.close()

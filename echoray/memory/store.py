@@ -491,8 +491,13 @@ class LanceDBStore:
         self._memories.delete(safe.where_ids(tenant, user, moved))
         return moved
 
-    def restore(self, tenant: str, user: str, ids: Sequence[str]) -> list[MemoryRecord]:
+    def restore(
+        self, tenant: str, user: str, ids: Sequence[str], *, used_at: datetime | None = None
+    ) -> list[MemoryRecord]:
         """Move memories back from the archive; returns the restored records.
+
+        ``used_at`` becomes their ``last_accessed``: a restored memory counts as just used,
+        so the next forgetting pass does not archive it again at once.
 
         Raises:
             UnprocessableEntityError: malformed tenant, user or ids.
@@ -501,6 +506,8 @@ class LanceDBStore:
         found = self.list_archive(tenant, user, ids=ids)
         if not found:
             return []
+        if used_at is not None:
+            found = [r.model_copy(update={"last_accessed": used_at}) for r in found]
         table = rows.memories_table(found, self.dimension)
         self._memories.merge_insert(_ID_KEY).when_not_matched_insert_all().execute(table)
         self._tables[schemas.ARCHIVE].delete(safe.where_ids(tenant, user, [r.id for r in found]))
@@ -528,6 +535,43 @@ class LanceDBStore:
                 .limit(check_limit(limit or self.limits.max_limit, self.limits))
             )
         return rows.records_from(query.to_arrow(), self.dimension)
+
+    def replace(self, record: MemoryRecord) -> bool:
+        """Overwrite a stored memory with ``record`` whole (one commit); False when it is
+        no longer stored (deleted meanwhile)."""
+        check_limits([record], self.limits)
+        self._check_dimension([record])
+        result = (
+            self._memories.merge_insert(_ID_KEY)
+            .when_matched_update_all()
+            .execute(rows.memories_table([record], self.dimension))
+        )
+        return bool(result.num_updated_rows)
+
+    def count_archive(self, tenant: str | None = None, user: str | None = None) -> int:
+        """Archived memories, of everyone, of one tenant, or of one user."""
+        table = self._tables[schemas.ARCHIVE]
+        if tenant is None:
+            return int(table.count_rows())
+        return int(table.count_rows(safe.where_scope(tenant, user)))
+
+    def scan_archive_ids(self) -> Iterator[tuple[str, str, str]]:
+        """(tenant, user, id) of every archived memory (for consistency checks)."""
+        for batch in self._tables[schemas.ARCHIVE].search().select(_ID_KEY).to_batches():
+            yield from zip(*(batch.column(c).to_pylist() for c in _ID_KEY), strict=True)
+
+    def scan_memory_ids(self) -> Iterator[tuple[str, str, str]]:
+        """(tenant, user, id) of every memory (for consistency checks)."""
+        for batch in self._memories.search().select(_ID_KEY).to_batches():
+            yield from zip(*(batch.column(c).to_pylist() for c in _ID_KEY), strict=True)
+
+    def compact(self, keep_versions_s: float) -> int:
+        """Compact every table's files, fold new rows into its indexes and drop versions
+        older than ``keep_versions_s``; returns how many tables were compacted."""
+        keep = timedelta(seconds=keep_versions_s)
+        for table in self._tables.values():
+            table.optimize(cleanup_older_than=keep)
+        return len(self._tables)
 
     # --- experiences and patterns ------------------------------------------------------
 
@@ -614,6 +658,38 @@ class LanceDBStore:
             .when_not_matched_insert_all()
             .execute(rows.patterns_table(patterns, self.dimension))
         )
+
+    def replace_patterns(self, tenant: str, user: str, patterns: Sequence[Pattern]) -> None:
+        """Make ``patterns`` the user's patterns: upsert them, then drop the others (a
+        crash in between leaves old and new, never none)."""
+        if patterns:
+            self.upsert_patterns(patterns)
+        where = safe.where_scope(tenant, user)
+        if patterns:
+            keep = safe.where_ids(tenant, user, [p.id for p in patterns])
+            where = safe.combine(where, f"NOT ({keep})")
+        self._tables[schemas.PATTERNS].delete(where)
+
+    def scan_archive(self, *, owns: Owns | None = None) -> Iterator[MemoryRecord]:
+        """Every archived memory (or those ``owns`` accepts)."""
+        for batch in self._scan(self._tables[schemas.ARCHIVE], None, None, 4096):
+            for record in rows.records_from(pa.Table.from_batches([batch]), self.dimension):
+                if owns is None or owns(record.tenant, record.user):
+                    yield record
+
+    def scan_turns(self, *, owns: Owns | None = None) -> Iterator[Turn]:
+        """Every session turn (or those ``owns`` accepts), for promotion."""
+        for batch in self._scan(self._tables[schemas.SESSIONS], None, None, 8192):
+            for turn in rows.turns_from(pa.Table.from_batches([batch])):
+                if owns is None or owns(turn.tenant, turn.user):
+                    yield turn
+
+    def scan_experiences(self, *, owns: Owns | None = None) -> Iterator[Experience]:
+        """Every experience (or those ``owns`` accepts), for pattern learning."""
+        for batch in self._scan(self._tables[schemas.EXPERIENCES], None, None, 8192):
+            for experience in rows.experiences_from(pa.Table.from_batches([batch])):
+                if owns is None or owns(experience.tenant, experience.user):
+                    yield experience
 
     def list_patterns(self, tenant: str, user: str) -> list[Pattern]:
         """Every pattern of one user.
