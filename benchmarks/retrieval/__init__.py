@@ -1,8 +1,10 @@
 """The ``retrieval`` benchmark: recall of LoCoMo evidence turns by memory retrievers.
 
 Each LoCoMo turn becomes one memory of its sample's user; each question is a query over that
-sample's memories, and its evidence dialogue ids are the relevant results. Modules: ``locomo``
-(loader), ``evidence`` (evidence-id normaliser), ``metrics`` (recall@k, all-found@k, MRR),
-``bm25`` and ``dense`` (baseline retrievers), ``retrievers`` (protocol and registry),
-``evaluate`` (the timed query loop) and ``bench`` (the runner entry point).
+sample's memories, and its evidence dialogue ids are the relevant results. The loader, the
+evidence normaliser, the metrics, the two baselines and the query loop live in
+``echoray.evaluation`` (so the cluster job ``python -m echoray.jobs.evaluate`` scores the same
+way from an installed echoray); ``locomo``, ``evidence``, ``metrics``, ``bm25``, ``dense`` and
+``evaluate`` here re-export them. Here: ``retrievers`` (the registry), ``echoray_memory``
+(echoray's own memory core as a retriever), ``plot`` and ``bench`` (the runner entry point).
 """

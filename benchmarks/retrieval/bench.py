@@ -17,9 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.contract import BenchContext, BenchResult
-from benchmarks.retrieval.evaluate import RetrieverRun, evaluate_retriever
-from benchmarks.retrieval.locomo import CATEGORY_NAMES, Sample, load_locomo
-from benchmarks.retrieval.metrics import DEFAULT_KS, OVERALL, aggregate
 from benchmarks.retrieval.plot import plot_recall_curves
 from benchmarks.retrieval.retrievers import (
     BASELINES,
@@ -28,6 +25,9 @@ from benchmarks.retrieval.retrievers import (
     make_retriever,
 )
 from benchmarks.stats import percentile, ratio, summarize
+from echoray.evaluation.evaluate import RetrieverRun, evaluate_retriever
+from echoray.evaluation.locomo import CATEGORY_NAMES, Sample, load_locomo
+from echoray.evaluation.metrics import DEFAULT_KS, OVERALL, aggregate
 
 NAME = "retrieval"
 REPO_ROOT = Path(__file__).resolve().parents[2]

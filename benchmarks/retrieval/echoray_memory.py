@@ -22,39 +22,33 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.retrieval.locomo import Memory
+from echoray.evaluation.locomo import (
+    TURN_SPACING_S,
+    UNDATED_EPOCH,
+    UNDATED_SESSION_GAP,
+    Memory,
+    session_times,
+)
 
 if TYPE_CHECKING:
     from echoray.config import MemoryConfig
     from echoray.memory.records import MemoryRecord
     from echoray.memory.shard_core import MemoryShardCore
 
+__all__ = [
+    "TURN_SPACING_S",
+    "UNDATED_EPOCH",
+    "UNDATED_SESSION_GAP",
+    "EchoRayRetriever",
+    "make_echoray_retriever",
+    "session_times",
+]
+
 TENANT = "bench"
 USER = "locomo-user"
-# Seconds between consecutive turns of one session (the files give one date per session).
-TURN_SPACING_S = 30.0
-# Sessions without a readable date are placed this far apart, from UNDATED_EPOCH.
-UNDATED_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-UNDATED_SESSION_GAP = timedelta(days=1)
-
-
-def session_times(memories: Sequence[Memory], spacing_s: float = TURN_SPACING_S) -> list[datetime]:
-    """``created_at`` of each memory: its session's date plus ``spacing_s`` per earlier turn
-    of the same session (an undated session counts days from ``UNDATED_EPOCH``)."""
-    seen: dict[int, int] = {}
-    times = []
-    for memory in memories:
-        position = seen.get(memory.session, 0)
-        seen[memory.session] = position + 1
-        start = memory.created_at or (UNDATED_EPOCH + memory.session * UNDATED_SESSION_GAP)
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=UTC)
-        times.append(start + timedelta(seconds=spacing_s * position))
-    return times
 
 
 class EchoRayRetriever:

@@ -1,4 +1,5 @@
-"""The Retriever protocol and the registry of retrievers the benchmark measures.
+"""The registry of retrievers the benchmark measures (the ``Retriever`` protocol itself lives
+in ``echoray.evaluation.evaluate`` and is re-exported here).
 
 A retriever indexes one sample's memories, then answers queries with ranked memory ids;
 ``index`` replaces whatever was indexed before, so one instance serves every sample in turn
@@ -11,14 +12,15 @@ with one line in ``RETRIEVERS``.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Protocol
 
-from benchmarks.retrieval.locomo import Memory
+from echoray.evaluation.evaluate import Retriever
 
 # Baselines: what every other retriever is compared with in the same run, first is preferred.
 BASELINES = ("dense", "bm25")
+
+__all__ = ["BASELINES", "RETRIEVERS", "Retriever", "RetrieverUnavailable", "make_retriever"]
 
 RETRIEVERS: Mapping[str, str] = MappingProxyType(
     {
@@ -27,18 +29,6 @@ RETRIEVERS: Mapping[str, str] = MappingProxyType(
         "echoray": "benchmarks.retrieval.echoray_memory:make_echoray_retriever",
     }
 )
-
-
-class Retriever(Protocol):
-    """Ranks one sample's memories for a query."""
-
-    name: str
-
-    def index(self, memories: Sequence[Memory]) -> None:
-        """Index one sample's memories, replacing any previous index."""
-
-    def search(self, query: str, k: int) -> list[str]:
-        """Return up to k memory ids, most relevant first."""
 
 
 class RetrieverUnavailable(RuntimeError):

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from benchmarks.retrieval.locomo import Memory
+from echoray.evaluation.locomo import Memory
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _STOPWORD_TEXT = """

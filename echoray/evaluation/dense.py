@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.retrieval.locomo import Memory
+from echoray.evaluation.locomo import Memory
 
 if TYPE_CHECKING:
     import numpy as np

@@ -12,10 +12,23 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from benchmarks.retrieval.locomo import Sample
-from benchmarks.retrieval.metrics import QuestionOutcome, group_names
-from benchmarks.retrieval.retrievers import Retriever
+from echoray.evaluation.locomo import Memory, Sample
+from echoray.evaluation.metrics import QuestionOutcome, group_names
+
+
+class Retriever(Protocol):
+    """Ranks one sample's memories for a query; ``index`` replaces any previous index, so
+    one instance serves every sample in turn."""
+
+    name: str
+
+    def index(self, memories: Sequence[Memory]) -> None:
+        """Index one sample's memories, replacing any previous index."""
+
+    def search(self, query: str, k: int) -> list[str]:
+        """Return up to k memory ids, most relevant first."""
 
 
 @dataclass(frozen=True)

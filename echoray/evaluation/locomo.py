@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.retrieval.evidence import normalize_evidence
+from echoray.evaluation.evidence import normalize_evidence
 
 ADVERSARIAL_CATEGORY = 5
 CATEGORY_NAMES = {
@@ -32,6 +33,11 @@ CATEGORY_NAMES = {
 _SESSION_KEY = re.compile(r"session_(\d+)")
 _TIME = re.compile(r"\b(\d{1,2})[:.](\d{2})(?:\s*([ap])\.?\s*m\b\.?)?", re.IGNORECASE)
 _DATE_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y", "%Y-%m-%d", "%d/%m/%Y")
+# Seconds between consecutive turns of one session (the files give one date per session).
+TURN_SPACING_S = 30.0
+# Sessions without a readable date are placed this far apart, from UNDATED_EPOCH.
+UNDATED_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+UNDATED_SESSION_GAP = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -203,3 +209,19 @@ def parse_locomo(data: object) -> list[Sample]:
 def load_locomo(path: Path) -> list[Sample]:
     """Read and parse a LoCoMo-format JSON file."""
     return parse_locomo(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def session_times(memories: Sequence[Memory], spacing_s: float = TURN_SPACING_S) -> list[datetime]:
+    """``created_at`` of each memory: its session's date plus ``spacing_s`` per earlier turn
+    of the same session (an undated session counts days from ``UNDATED_EPOCH``). The files
+    date sessions, not turns; turns of a real chat are written one after another."""
+    seen: dict[int, int] = {}
+    times = []
+    for memory in memories:
+        position = seen.get(memory.session, 0)
+        seen[memory.session] = position + 1
+        start = memory.created_at or (UNDATED_EPOCH + memory.session * UNDATED_SESSION_GAP)
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+        times.append(start + timedelta(seconds=spacing_s * position))
+    return times

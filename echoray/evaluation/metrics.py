@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from benchmarks.retrieval.locomo import ADVERSARIAL_CATEGORY, CATEGORY_NAMES
+from echoray.evaluation.locomo import ADVERSARIAL_CATEGORY, CATEGORY_NAMES
 
 DEFAULT_KS = (1, 5, 10, 20)
 HEADLINE_CATEGORIES = frozenset({1, 2, 3, 4})
