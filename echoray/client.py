@@ -101,6 +101,36 @@ class Memories:
         response = self._http.get(f"/v1/memories/{memory_id}/links", params={"user": user})
         return list(_raise_for(response)["links"])
 
+    def archived(self, user: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The user's most recently archived (forgotten or merged) memories."""
+        params: dict[str, Any] = {"user": user, "limit": limit}
+        return list(_raise_for(self._http.get("/v1/memories/archive", params=params))["data"])
+
+    def restore(self, user: str, memory_id: str) -> dict[str, Any]:
+        """Bring an archived memory back; returns it."""
+        body = {"user": user}
+        return _raise_for(self._http.post(f"/v1/memories/{memory_id}/restore", json=body))
+
+
+class Admin:
+    """``/v1/admin`` (needs an admin key when auth is on)."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+
+    def consolidate(
+        self, tenant: str | None = None, *, wait: bool = True, timeout: float = 600
+    ) -> dict[str, Any]:
+        """Run consolidation (one tenant's users, or all); with ``wait``, the finished run
+        with its counts per step, else the started run."""
+        body = {"tenant": tenant, "wait": wait}
+        response = self._http.post("/v1/admin/consolidate", json=body, timeout=timeout)
+        return _raise_for(response)
+
+    def consolidation(self) -> dict[str, Any]:
+        """Running runs, history (newest first) and totals."""
+        return _raise_for(self._http.get("/v1/admin/consolidation"))
+
 
 class AsyncMemories:
     """``/v1/memories`` over an asynchronous httpx client."""
@@ -150,9 +180,35 @@ class AsyncMemories:
         response = await self._http.get(f"/v1/memories/{memory_id}/links", params={"user": user})
         return list(_raise_for(response)["links"])
 
+    async def archived(self, user: str, limit: int = 20) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"user": user, "limit": limit}
+        response = await self._http.get("/v1/memories/archive", params=params)
+        return list(_raise_for(response)["data"])
+
+    async def restore(self, user: str, memory_id: str) -> dict[str, Any]:
+        body = {"user": user}
+        return _raise_for(await self._http.post(f"/v1/memories/{memory_id}/restore", json=body))
+
+
+class AsyncAdmin:
+    """``/v1/admin`` over an asynchronous httpx client."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+
+    async def consolidate(
+        self, tenant: str | None = None, *, wait: bool = True, timeout: float = 600
+    ) -> dict[str, Any]:
+        body = {"tenant": tenant, "wait": wait}
+        response = await self._http.post("/v1/admin/consolidate", json=body, timeout=timeout)
+        return _raise_for(response)
+
+    async def consolidation(self) -> dict[str, Any]:
+        return _raise_for(await self._http.get("/v1/admin/consolidation"))
+
 
 class EchoRay:
-    """Synchronous client: ``.chat`` (an ``openai.OpenAI``) and ``.memories``."""
+    """Synchronous client: ``.chat`` (an ``openai.OpenAI``), ``.memories`` and ``.admin``."""
 
     def __init__(
         self,
@@ -170,6 +226,7 @@ class EchoRay:
             base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
         )
         self.memories = Memories(self._http)
+        self.admin = Admin(self._http)
         # openai brings its own HTTP stack; tests may hand it a client over a test transport.
         self.chat = OpenAI(
             base_url=f"{base_url.rstrip('/')}/v1", api_key=api_key, http_client=chat_http_client
@@ -186,7 +243,7 @@ class EchoRay:
 
 
 class AsyncEchoRay:
-    """Asynchronous client: ``.chat`` (an ``openai.AsyncOpenAI``) and ``.memories``."""
+    """Asynchronous client: ``.chat`` (an ``openai.AsyncOpenAI``), ``.memories``, ``.admin``."""
 
     def __init__(
         self,
@@ -204,6 +261,7 @@ class AsyncEchoRay:
             base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
         )
         self.memories = AsyncMemories(self._http)
+        self.admin = AsyncAdmin(self._http)
         self.chat = AsyncOpenAI(
             base_url=f"{base_url.rstrip('/')}/v1", api_key=api_key, http_client=chat_http_client
         )

@@ -433,7 +433,12 @@ class ConsolidationConfig(_Strict):
     )
     compact: bool = Field(True, description="Compact the LanceDB tables after each run.")
     keep_versions_s: float = Field(
-        7 * 86400, ge=0, description="Table versions newer than this survive compaction."
+        7 * 86400,
+        ge=60,
+        description=(
+            "Table versions newer than this survive compaction (readers in other processes "
+            "may still be on one)."
+        ),
     )
     history: int = Field(100, ge=1, description="Finished shard runs kept in the status.")
 

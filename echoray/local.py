@@ -22,7 +22,7 @@ from echoray.embeddings import Embedder
 from echoray.engines.factory import make_engine
 from echoray.engines.host import EngineHost
 from echoray.learning.consolidation import ShardReport, consolidate_shard
-from echoray.learning.scheduler import ConsolidationScheduler
+from echoray.learning.scheduler import ConsolidationScheduler, SchedulerControl
 from echoray.learning.summarize import model_summarizer
 from echoray.memory.records import utc_now
 from echoray.memory.shard_core import MemoryShardCore
@@ -49,11 +49,15 @@ def make_local_app(
     models: dict[str, ModelClient] = dict(hosts)
     service = OpenAIService(models, config.limits, metrics)
     embeddings = memory = chat_memory = None
+    consolidation: SchedulerControl | None = None
     if embedder is not None:
         client = LocalEmbeddingClient(embedder)
         embeddings = EmbeddingsService(client, config.embeddings)
         if shards:
             memory = MemoryService(LocalShards(shards), client, config.memory)
+            consolidation = SchedulerControl(
+                make_local_consolidation(config, shards, embedder, hosts)
+            )
             if config.cognition.enabled:
                 processor = make_local_processor(config, hosts, LocalShards(shards), client)
                 chat_memory = MemoryChat(
@@ -63,7 +67,13 @@ def make_local_app(
                     deadline_s=config.cognition.pipeline_deadline_ms / 1000,
                 )
     return make_app(
-        service, config, metrics, embeddings=embeddings, memory=memory, chat_memory=chat_memory
+        service,
+        config,
+        metrics,
+        embeddings=embeddings,
+        memory=memory,
+        chat_memory=chat_memory,
+        consolidation=consolidation,
     )
 
 

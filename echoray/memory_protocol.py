@@ -80,6 +80,7 @@ class MemoryOut(BaseModel):
     dominance: float
     strength: float
     pinned: bool
+    sources: list[str] = []
     metadata: dict[str, Any]
 
 
@@ -123,3 +124,14 @@ class LinksResponse(BaseModel):
 
 class DeletedResponse(BaseModel):
     deleted: int
+
+
+class MemoryRestoreRequest(_Strict):
+    user: str = Field(..., pattern=_ID, description="The user the archived memory belongs to.")
+
+
+class ConsolidateRequest(_Strict):
+    tenant: str | None = Field(
+        None, pattern=_ID, description="Consolidate one tenant's users; null: every tenant."
+    )
+    wait: bool = Field(False, description="Answer when the run has finished.")

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from echoray.config import MemoryConfig
 from echoray.embedding_service import EmbeddingClient
+from echoray.errors import NotFoundError
 from echoray.memory.hashing import shard_for
 from echoray.memory.records import (
     Link,
@@ -24,6 +25,7 @@ from echoray.memory.records import (
     check_limit,
     check_limits,
     new_memory_id,
+    utc_now,
 )
 from echoray.memory.shard_core import MemoryShardCore
 from echoray.memory_protocol import (
@@ -152,6 +154,27 @@ class MemoryService:
             links=[LinkOut(src=k.src, dst=k.dst, kind=k.kind, weight=k.weight) for k in links],
         )
 
+    async def restore(self, tenant: str, memory_id: str, user: str) -> MemoryOut:
+        """Bring one archived memory back (forgotten or merged); it counts as just used.
+
+        Raises:
+            NotFoundError: no archived memory with that id for this tenant and user.
+        """
+        restored = await self._shards.call(
+            tenant, user, "restore_memories", tenant, user, [memory_id], utc_now()
+        )
+        if not restored:
+            raise NotFoundError(
+                f"no archived memory {memory_id!r}", param="id", code="memory_not_found"
+            )
+        return _out(restored[0])
+
+    async def archived(self, tenant: str, user: str, limit: int) -> MemoryList:
+        """The user's most recently archived memories."""
+        check_limit(limit, self._config)
+        records = await self._shards.call(tenant, user, "list_archive", tenant, user, limit)
+        return MemoryList(data=[_out(r) for r in records], next_cursor=None)
+
     async def _records(
         self, tenant: str, user: str, memories: Sequence[MemoryIn]
     ) -> list[MemoryRecord]:
@@ -193,5 +216,6 @@ def _out(record: MemoryRecord) -> MemoryOut:
         dominance=record.dominance,
         strength=record.strength,
         pinned=record.pinned,
+        sources=list(record.sources),
         metadata=record.metadata,
     )

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 from echoray import __version__
+from echoray.api.admin_routes import ConsolidationControl, admin_router
 from echoray.api.auth import Authenticator
 from echoray.api.errors import install_error_handlers, sse_error
 from echoray.api.memory_routes import memory_router
@@ -45,6 +46,7 @@ def make_app(
     embeddings: EmbeddingsService | None = None,
     memory: MemoryService | None = None,
     chat_memory: MemoryChat | None = None,
+    consolidation: ConsolidationControl | None = None,
     echo_request_id: bool = True,
 ) -> FastAPI:
     """Build the HTTP app. ``metrics`` must be the registry the service reports to.
@@ -132,6 +134,8 @@ def make_app(
 
     if memory is not None:
         app.include_router(memory_router(memory, authenticator))
+    if consolidation is not None:
+        app.include_router(admin_router(consolidation, authenticator))
     return app
 
 

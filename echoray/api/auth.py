@@ -43,8 +43,10 @@ class Authenticator:
         if not self._config.enabled:
             return
         key = _bearer_key(authorization)
-        if not any(hmac.compare_digest(k.encode(), key.encode()) for k in self._config.admin_keys):
-            raise PermissionDeniedError("This endpoint needs an admin API key.")
+        if any(hmac.compare_digest(k.encode(), key.encode()) for k in self._config.admin_keys):
+            return
+        self.tenant_for(authorization)  # an unknown key is a 401, a tenant's key a 403
+        raise PermissionDeniedError("This endpoint needs an admin API key.")
 
     async def __call__(self, request: Request) -> str:
         """FastAPI dependency: the tenant of this request."""

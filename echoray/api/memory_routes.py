@@ -18,6 +18,7 @@ from echoray.memory_protocol import (
     MemoryList,
     MemoryOut,
     MemoryPatchRequest,
+    MemoryRestoreRequest,
     MemorySearchRequest,
     MemorySearchResponse,
 )
@@ -58,6 +59,16 @@ def memory_router(
     @router.delete("")
     async def forget_user(tenant: Tenant, user: User) -> DeletedResponse:
         return await service.delete_user(tenant, user)
+
+    @router.get("/archive")
+    async def archived(
+        tenant: Tenant, user: User, limit: Annotated[int, Query(ge=1)] = 20
+    ) -> MemoryList:
+        return await service.archived(tenant, user, limit)
+
+    @router.post("/{memory_id}/restore")
+    async def restore(memory_id: str, body: MemoryRestoreRequest, tenant: Tenant) -> MemoryOut:
+        return await service.restore(tenant, memory_id, body.user)
 
     @router.get("/{memory_id}")
     async def get(memory_id: str, tenant: Tenant, user: User) -> MemoryOut:

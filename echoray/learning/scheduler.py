@@ -39,7 +39,7 @@ class Run:
     shards: list[int]
     started_at: datetime = field(default_factory=utc_now)
     finished_at: datetime | None = None
-    state: str = "running"  # running | done | partial | failed
+    state: str = "running"  # running | done | partial | failed | skipped
     reports: dict[int, dict[str, Any]] = field(default_factory=dict)
     compacted: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -140,9 +140,12 @@ class ConsolidationScheduler:
                         f"compaction: {exc!r}"
                     )
             states = {r.get("state") for r in run.reports.values()} - {"skipped"}
-            run.state = (
-                "done" if states <= {"done"} else "failed" if states == {"failed"} else "partial"
-            )
+            if not states:
+                run.state = "skipped"  # every shard was busy with another run
+            elif states == {"done"}:
+                run.state = "done"
+            else:
+                run.state = "failed" if states == {"failed"} else "partial"
         except asyncio.CancelledError:
             run.state = "failed"
             raise
@@ -223,3 +226,19 @@ class ConsolidationScheduler:
             self._loop_task.cancel()
         for task in list(self._tasks):
             task.cancel()
+
+
+class SchedulerControl:
+    """The admin endpoints' view of an in-process scheduler."""
+
+    def __init__(self, scheduler: ConsolidationScheduler) -> None:
+        self.scheduler = scheduler
+
+    async def consolidate(self, tenant: str | None, wait: bool) -> dict[str, Any]:
+        run = self.scheduler.start(tenant, reason="admin")
+        if wait:
+            await run.done.wait()
+        return run.as_dict()
+
+    async def status(self) -> dict[str, Any]:
+        return self.scheduler.status()

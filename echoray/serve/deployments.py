@@ -30,6 +30,7 @@ from echoray.engines.factory import make_engine
 from echoray.engines.host import EngineHost
 from echoray.engines.tokens import load_token_counter
 from echoray.errors import EngineError, ModelNotReadyError
+from echoray.learning.consolidator import RayConsolidation, start_consolidator
 from echoray.memory.shard import ShardClient, start_shards
 from echoray.memory_chat import MemoryChat
 from echoray.memory_service import MemoryService
@@ -294,12 +295,17 @@ class Gateway:
         }
         self._service = OpenAIService(clients, self._config.limits, self._metrics)
         self._embeddings = self._memory = None
+        self._consolidation: RayConsolidation | None = None
         if embedder is not None:
             client = ServeEmbeddingClient(embedder)
             self._embeddings = EmbeddingsService(client, self._config.embeddings)
             if self._config.memory.enabled:
                 shards = ShardClient(start_shards(self._config))  # get-or-create, detached
                 self._memory = MemoryService(shards, client, self._config.memory)
+                app_name = serve.get_replica_context().app_name
+                self._consolidation = RayConsolidation(
+                    start_consolidator(self._config, app_name=app_name)
+                )
         self._chat_memory = None
         if cognition is not None:
             self._chat_memory = MemoryChat(
@@ -317,6 +323,7 @@ class Gateway:
             embeddings=self._embeddings,
             memory=self._memory,
             chat_memory=self._chat_memory,
+            consolidation=self._consolidation,
             echo_request_id=False,
         )
 
