@@ -43,7 +43,12 @@ def _summarizer(config: EchoRayConfig, app_name: str | None) -> Summarize | None
 
 
 def run_shard(
-    config_json: dict[str, Any], index: int, run_id: str, tenant: str | None, app_name: str | None
+    config_json: dict[str, Any],
+    index: int,
+    run_id: str,
+    tenant: str | None,
+    app_name: str | None,
+    namespace: str = NAMESPACE,
 ) -> dict[str, Any]:
     """The body of one shard's task (a plain function, so a test can call it too)."""
     from echoray.memory.store import LanceDBStore
@@ -53,7 +58,7 @@ def run_shard(
         config.storage.uri, MINILM_DIMENSION, limits=config.memory, read_consistency_interval_s=0
     )
     handles = [
-        ray.get_actor(shard_name(i), namespace=NAMESPACE) for i in range(config.memory.num_shards)
+        ray.get_actor(shard_name(i), namespace=namespace) for i in range(config.memory.num_shards)
     ]
     embedder: Embedder | None = None
 
@@ -91,9 +96,12 @@ def compact_tables(config_json: dict[str, Any]) -> int:
 class Consolidator:
     """The scheduler in an actor; shard runs and compaction are Ray tasks."""
 
-    def __init__(self, config_json: dict[str, Any], app_name: str | None = None) -> None:
+    def __init__(
+        self, config_json: dict[str, Any], app_name: str | None = None, namespace: str = NAMESPACE
+    ) -> None:
         self._config_json = config_json
         self._app_name = app_name
+        self._namespace = namespace
         self.config = EchoRayConfig.model_validate(config_json)
         self._tasks: dict[int, Any] = {}  # shard -> the ObjectRef of its running task
         num_cpus = self.config.consolidation.task_num_cpus
@@ -111,7 +119,9 @@ class Consolidator:
     async def _dispatch(self, index: int, run_id: str, tenant: str | None) -> Any:
         from echoray.learning.consolidation import ShardReport
 
-        ref = self._shard_task.remote(self._config_json, index, run_id, tenant, self._app_name)
+        ref = self._shard_task.remote(
+            self._config_json, index, run_id, tenant, self._app_name, self._namespace
+        )
         self._tasks[index] = ref
         try:
             result = await ref
@@ -133,7 +143,7 @@ class Consolidator:
         return int(await self._shard(index).consolidation_pressure.remote())
 
     def _shard(self, index: int) -> Any:
-        return ray.get_actor(shard_name(index), namespace=NAMESPACE)
+        return ray.get_actor(shard_name(index), namespace=self._namespace)
 
     async def ensure_started(self) -> bool:
         """Start the interval and threshold schedule (idempotent; called by gateways)."""
@@ -178,7 +188,7 @@ def start_consolidator(
         max_concurrency=16,
         num_cpus=0,
     )
-    handle: Any = actor.remote(config.model_dump(mode="json"), app_name)
+    handle: Any = actor.remote(config.model_dump(mode="json"), app_name, namespace)
     handle.ensure_started.remote()  # the interval and threshold schedule, once per actor
     return handle
 

@@ -17,10 +17,11 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -53,6 +54,7 @@ from echoray.memory.store import AppendResult, LanceDBStore
 from echoray.memory.working_set import WorkingSet
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _RECENT_PER_SESSION = 16  # recent memories kept per session to make temporal links
 
@@ -141,8 +143,12 @@ class MemoryShardCore:
 
         Returns which ids were new and which already existed (a retried write). LanceDB
         reads and writes run in threads, so searches on this shard go on meanwhile; RAM
-        state (working set, graph) only changes on the caller's thread.
+        state (working set, graph) only changes on the caller's thread. A cancelled call
+        (its caller died) still finishes, so RAM never misses what LanceDB committed.
         """
+        return await _finish_even_if_cancelled(self._add(records))
+
+    async def _add(self, records: Sequence[MemoryRecord]) -> AppendResult:
         inserted = {id(r) for r in await self._committer.submit(list(records)) or ()}
         # What this commit inserted from these very objects is stored as given; the rest
         # (already stored, or a same-key record of another writer in the same commit)
@@ -447,7 +453,7 @@ class MemoryShardCore:
         """Session turns written since the last completed run."""
         return self._turns_since_run
 
-    async def merge_memories(
+    async def _merge_memories(
         self, survivor: MemoryRecord, merged: list[str], links: list[Link], reason: str
     ) -> int:
         """Store the combined survivor, move the links of ``merged`` to it, then archive
@@ -467,7 +473,7 @@ class MemoryShardCore:
         self.graph.add(links)
         return len(moved)
 
-    async def archive_memories(
+    async def _archive_memories(
         self,
         tenant: str,
         user: str,
@@ -486,7 +492,7 @@ class MemoryShardCore:
         self.graph.remove(tenant, user, moved)
         return moved
 
-    async def restore_memories(
+    async def _restore_memories(
         self, tenant: str, user: str, ids: list[str], at: datetime
     ) -> list[MemoryRecord]:
         """Bring archived memories back, counted as used at ``at``, with their links."""
@@ -503,7 +509,7 @@ class MemoryShardCore:
     def list_archive(self, tenant: str, user: str, limit: int) -> list[MemoryRecord]:
         return self.store.list_archive(tenant, user, limit=limit)
 
-    async def link_memories(self, links: list[Link]) -> int:
+    async def _link_memories(self, links: list[Link]) -> int:
         """Store links (skipping stored ones) and add them to the graph."""
         added = 0
         for start in range(0, len(links), self.config.max_batch):
@@ -513,10 +519,49 @@ class MemoryShardCore:
         self.graph.add(links)
         return added
 
-    async def set_patterns(self, tenant: str, user: str, patterns: list[Pattern]) -> None:
+    async def _set_patterns(self, tenant: str, user: str, patterns: list[Pattern]) -> None:
         """Make ``patterns`` the user's learned patterns (the pipeline's pattern match)."""
         await asyncio.to_thread(self.store.replace_patterns, tenant, user, patterns)
         self._patterns[(tenant, user)] = list(patterns)
 
+    # Writes a Consolidator task asks for finish even when that task is killed mid-call
+    # (Ray cancels the calls of a dead caller), so RAM always follows LanceDB.
+
+    async def merge_memories(
+        self, survivor: MemoryRecord, merged: list[str], links: list[Link], reason: str
+    ) -> int:
+        return await _finish_even_if_cancelled(
+            self._merge_memories(survivor, merged, links, reason)
+        )
+
+    async def archive_memories(
+        self,
+        tenant: str,
+        user: str,
+        ids: list[str],
+        reason: str,
+        unused_since: datetime | None = None,
+    ) -> list[str]:
+        return await _finish_even_if_cancelled(
+            self._archive_memories(tenant, user, ids, reason, unused_since)
+        )
+
+    async def restore_memories(
+        self, tenant: str, user: str, ids: list[str], at: datetime
+    ) -> list[MemoryRecord]:
+        return await _finish_even_if_cancelled(self._restore_memories(tenant, user, ids, at))
+
+    async def link_memories(self, links: list[Link]) -> int:
+        return await _finish_even_if_cancelled(self._link_memories(links))
+
+    async def set_patterns(self, tenant: str, user: str, patterns: list[Pattern]) -> None:
+        await _finish_even_if_cancelled(self._set_patterns(tenant, user, patterns))
+
     async def close(self) -> None:
         await self._committer.close()
+
+
+async def _finish_even_if_cancelled(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` to the end even if the awaiting call is cancelled (the caller still
+    sees the cancellation)."""
+    return await asyncio.shield(asyncio.ensure_future(work))
