@@ -53,6 +53,7 @@ STEPS = ("promote", "merge", "reflect", "patterns", "forget")
 COUNTS = ("promoted", "merged", "reflections", "patterns", "archived")
 LEASE_S = 120.0
 _EMBED_BATCH = 64
+_WRITE_BATCH = 256  # groups or reflections written in one shard call
 
 Embed = Callable[[list[str]], Awaitable[np.ndarray]]
 Summarize = Callable[[str], Awaitable[str]]
@@ -213,32 +214,41 @@ class _UserRun:
             self.report.counts["promoted"] += len(result.inserted)
 
     async def merge(self, tenant: str, user: str, data: UserData) -> None:
-        for merge in plan_merges(data.memories, self.config.duplicate_cosine):
-            links = moved_links(merge, data.links)
+        merges = plan_merges(data.memories, self.config.duplicate_cosine)
+        if not merges:
+            return
+        links = [link for merge in merges for link in moved_links(merge, data.links)]
+        for start in range(0, len(merges), _WRITE_BATCH):
+            chunk = merges[start : start + _WRITE_BATCH]
+            ids = {m.survivor.id for m in chunk}
             await self.shards.call(
-                tenant, user, "merge_memories", merge.survivor, merge.merged, links, merge.reason
+                tenant,
+                user,
+                "merge_memories",
+                tenant,
+                user,
+                [(m.survivor, m.merged) for m in chunk],
+                [k for k in links if k.src in ids or k.dst in ids],
             )
-            gone = set(merge.merged)
-            data.memories = [
-                merge.survivor if m.id == merge.survivor.id else m
-                for m in data.memories
-                if m.id not in gone
-            ]
-            data.links = [x for x in data.links if not ({x.src, x.dst} & gone)] + links
-            self.report.counts["merged"] += len(merge.merged)
+        gone = {i for merge in merges for i in merge.merged}
+        survivors = {merge.survivor.id: merge.survivor for merge in merges}
+        data.memories = [survivors.get(m.id, m) for m in data.memories if m.id not in gone]
+        data.links = [x for x in data.links if not ({x.src, x.dst} & gone)] + links
+        self.report.counts["merged"] += len(gone)
 
     async def reflect(self, tenant: str, user: str, data: UserData) -> None:
         found = clusters(
             data.memories, self.config.reflection_cosine, self.config.reflection_min_memories
         )
-        for cluster in found:
-            record = reflection_record(cluster, await self._summary(cluster), self.now)
-            links = source_links(record, cluster)
-            # Links first: a crash before the memory leaves links a repeat rewrites (they
-            # are skipped as stored), never a reflection without its sources' links.
+        for start in range(0, len(found), _WRITE_BATCH):
+            chunk = found[start : start + _WRITE_BATCH]
+            records = [reflection_record(c, await self._summary(c), self.now) for c in chunk]
+            links = [k for r, c in zip(records, chunk, strict=True) for k in source_links(r, c)]
+            # Links first: a crash before the memories leaves links a repeat skips as
+            # stored, never a reflection without its sources' links.
             await self.shards.call(tenant, user, "link_memories", links)
-            result = await self.shards.call(tenant, user, "add", [record])
-            data.memories.append(record)
+            result = await self.shards.call(tenant, user, "add", records)
+            data.memories += records
             data.links += links
             self.report.counts["reflections"] += len(result.inserted)
 

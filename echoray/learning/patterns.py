@@ -16,6 +16,7 @@ from datetime import datetime
 
 import numpy as np
 
+from echoray.learning.clustering import OnlineClusters
 from echoray.memory.records import Experience, MemoryRecord, Pattern
 
 PATTERN_PREFIX = "pat-"
@@ -47,27 +48,15 @@ def learn_patterns(
     ordered = sorted(
         (e for e in experiences if e.id in vectors), key=lambda e: (e.created_at, e.id)
     )
-    sums: list[np.ndarray] = []
-    members: list[list[Experience]] = []
-    for experience in ordered:
-        vector = vectors[experience.id]
-        best = -1
-        if sums:
-            centroids = np.stack(sums)
-            centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
-            scores = centroids @ vector
-            index = int(np.argmax(scores))
-            if scores[index] >= cosine:
-                best = index
-        if best < 0:
-            sums.append(np.asarray(vector, dtype=np.float32).copy())
-            members.append([experience])
-        else:
-            sums[best] += vector
-            members[best].append(experience)
+    if not ordered:
+        return []
+    online = OnlineClusters(len(vectors[ordered[0].id]), cosine)
+    for index, experience in enumerate(ordered):
+        online.add(index, np.asarray(vectors[experience.id], dtype=np.float32))
     patterns = []
-    for total, group in zip(sums, members, strict=True):
-        centroid = total / np.linalg.norm(total)
+    for cluster, indices in enumerate(online.members):
+        centroid = online.centroid(cluster)
+        group = [ordered[i] for i in indices]
         label = max(group, key=lambda e: float(vectors[e.id] @ centroid)).query
         count = len(group)
         first = group[0]

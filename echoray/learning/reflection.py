@@ -20,6 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
+from echoray.learning.clustering import OnlineClusters
 from echoray.memory.records import MAX_SOURCES, Link, MemoryRecord
 
 REFLECTION_PREFIX = "refl-"
@@ -47,28 +48,15 @@ def clusters(records: Sequence[MemoryRecord], cosine: float, min_members: int) -
         (r for r in records if r.kind == "episodic" and r.id not in covered),
         key=lambda r: (r.created_at, r.id),
     )
-    sums: list[np.ndarray] = []
-    members: list[list[MemoryRecord]] = []
-    for record in pool:
-        best, best_score = -1, cosine
-        if sums:
-            centroids = np.stack(sums)
-            centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
-            scores = centroids @ record.vector
-            index = int(np.argmax(scores))
-            if scores[index] >= best_score:
-                best = index
-        if best < 0:
-            sums.append(record.vector.astype(np.float32).copy())
-            members.append([record])
-        else:
-            sums[best] += record.vector
-            members[best].append(record)
+    online = OnlineClusters(pool[0].vector.shape[0] if pool else 1, cosine)
+    for index, record in enumerate(pool):
+        online.add(index, record.vector)
     found = []
-    for total, group in zip(sums, members, strict=True):
-        if len(group) < min_members:
+    for cluster, indices in enumerate(online.members):
+        if len(indices) < min_members:
             continue
-        centroid = total / np.linalg.norm(total)
+        centroid = online.centroid(cluster)
+        group = [pool[i] for i in indices]
         central = sorted(group, key=lambda r: (-float(r.vector @ centroid), r.id))
         found.append(Cluster(members=central[:MAX_SOURCES], centroid=centroid))
     return found

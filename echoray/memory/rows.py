@@ -60,9 +60,10 @@ def memories_table(
     dimension: int,
     *,
     archived_at: datetime | None = None,
-    archive_reason: str = "",
+    archive_reason: str | Sequence[str] = "",
 ) -> pa.Table:
-    """``records`` as a ``memories`` table, or an ``archive`` one when ``archived_at`` is set."""
+    """``records`` as a ``memories`` table, or an ``archive`` one when ``archived_at`` is set
+    (with one reason for all, or one per record)."""
     columns: dict[str, Any] = {
         name: [getattr(r, name) for r in records] for name in _MEMORY_SCALARS
     }
@@ -71,7 +72,11 @@ def memories_table(
     schema = schemas.memories_schema(dimension)
     if archived_at is not None:
         columns["archived_at"] = [archived_at] * len(records)
-        columns["archive_reason"] = [archive_reason] * len(records)
+        columns["archive_reason"] = (
+            [archive_reason] * len(records)
+            if isinstance(archive_reason, str)
+            else list(archive_reason)
+        )
         schema = schemas.archive_schema(dimension)
     return pa.table({name: columns[name] for name in schema.names}, schema=schema)
 

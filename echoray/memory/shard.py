@@ -36,7 +36,7 @@ from echoray.memory.records import (
     Turn,
     TurnRole,
 )
-from echoray.memory.shard_core import ChatRecall, MemoryShardCore
+from echoray.memory.shard_core import ChatRecall, MemoryShardCore, Merged
 from echoray.memory.store import AppendResult, LanceDBStore
 
 log = logging.getLogger(__name__)
@@ -150,9 +150,13 @@ class MemoryShard:
         return self.core.consolidation_pressure()
 
     async def merge_memories(
-        self, survivor: MemoryRecord, merged: list[str], links: list[Link], reason: str
+        self,
+        tenant: str,
+        user: str,
+        merges: list[Merged],
+        links: list[Link],
     ) -> int:
-        return await self.core.merge_memories(survivor, merged, links, reason)
+        return await self.core.merge_memories(tenant, user, merges, links)
 
     async def archive_memories(
         self, tenant: str, user: str, ids: list[str], reason: str, unused_since: datetime | None

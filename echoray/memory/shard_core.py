@@ -55,6 +55,8 @@ from echoray.memory.working_set import WorkingSet
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A combined survivor and the ids of the memories folded into it.
+Merged = tuple[MemoryRecord, list[str]]
 
 _RECENT_PER_SESSION = 16  # recent memories kept per session to make temporal links
 
@@ -454,20 +456,30 @@ class MemoryShardCore:
         return self._turns_since_run
 
     async def _merge_memories(
-        self, survivor: MemoryRecord, merged: list[str], links: list[Link], reason: str
+        self,
+        tenant: str,
+        user: str,
+        merges: list[Merged],
+        links: list[Link],
     ) -> int:
-        """Store the combined survivor, move the links of ``merged`` to it, then archive
-        ``merged``; returns how many were archived (0 when the survivor is gone)."""
-        tenant, user = survivor.tenant, survivor.user
-        if not await asyncio.to_thread(self.store.replace, survivor):
+        """Store each combined survivor, move the merged ones' links to it, then archive
+        the merged ones (a group whose survivor is gone is left alone). Returns how many
+        memories were archived."""
+        wanted = [survivor.id for survivor, _ in merges]
+        alive = {r.id for r in await asyncio.to_thread(self.store.get_many, tenant, user, wanted)}
+        merges = [(s, merged) for s, merged in merges if s.id in alive]
+        if not merges:
             return 0
-        for start in range(0, len(links), self.config.max_batch):
-            await asyncio.to_thread(
-                self.store.add_links, links[start : start + self.config.max_batch]
-            )
-        moved = await asyncio.to_thread(self.store.archive, tenant, user, merged, reason)
+        survivors = [s for s, _ in merges]
+        await asyncio.to_thread(self.store.replace, survivors)
+        links = [k for k in links if k.src in alive or k.dst in alive]
+        step = self.config.max_batch
+        for start in range(0, len(links), step):
+            await asyncio.to_thread(self.store.add_links, links[start : start + step])
+        reasons = {i: f"merged into {s.id}" for s, merged in merges for i in merged}
+        moved = await asyncio.to_thread(self.store.archive, tenant, user, list(reasons), reasons)
         if self.working_set is not None:
-            self.working_set.upsert([survivor])
+            self.working_set.upsert(survivors)
             self.working_set.remove(tenant, user, moved)
         self.graph.remove(tenant, user, moved)
         self.graph.add(links)
@@ -528,11 +540,13 @@ class MemoryShardCore:
     # (Ray cancels the calls of a dead caller), so RAM always follows LanceDB.
 
     async def merge_memories(
-        self, survivor: MemoryRecord, merged: list[str], links: list[Link], reason: str
+        self,
+        tenant: str,
+        user: str,
+        merges: list[Merged],
+        links: list[Link],
     ) -> int:
-        return await _finish_even_if_cancelled(
-            self._merge_memories(survivor, merged, links, reason)
-        )
+        return await _finish_even_if_cancelled(self._merge_memories(tenant, user, merges, links))
 
     async def archive_memories(
         self,

@@ -21,7 +21,7 @@ lancedb is imported in the constructor, never at module import.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -466,7 +466,11 @@ class LanceDBStore:
     # --- archive: forgetting without loss ----------------------------------------------
 
     def archive(
-        self, tenant: str, user: str, ids: Sequence[str], reason: str = "forgotten"
+        self,
+        tenant: str,
+        user: str,
+        ids: Sequence[str],
+        reason: str | Mapping[str, str] = "forgotten",
     ) -> list[str]:
         """Move memories to the ``archive`` table; returns the ids moved.
 
@@ -481,8 +485,12 @@ class LanceDBStore:
         found = self.get_many(tenant, user, ids)
         if not found:
             return []
+        reasons = [
+            (reason if isinstance(reason, str) else reason.get(r.id, "archived"))[:256]
+            for r in found
+        ]
         table = rows.memories_table(
-            found, self.dimension, archived_at=utc_now(), archive_reason=reason[:256]
+            found, self.dimension, archived_at=utc_now(), archive_reason=reasons
         )
         self._tables[schemas.ARCHIVE].merge_insert(_ID_KEY).when_not_matched_insert_all().execute(
             table
@@ -536,17 +544,19 @@ class LanceDBStore:
             )
         return rows.records_from(query.to_arrow(), self.dimension)
 
-    def replace(self, record: MemoryRecord) -> bool:
-        """Overwrite a stored memory with ``record`` whole (one commit); False when it is
-        no longer stored (deleted meanwhile)."""
-        check_limits([record], self.limits)
-        self._check_dimension([record])
+    def replace(self, records: Sequence[MemoryRecord]) -> int:
+        """Overwrite stored memories with ``records`` whole (one commit); a record no
+        longer stored (deleted meanwhile) is not written back. Returns how many changed."""
+        if not records:
+            return 0
+        check_limits(records, self.limits)
+        self._check_dimension(records)
         result = (
             self._memories.merge_insert(_ID_KEY)
             .when_matched_update_all()
-            .execute(rows.memories_table([record], self.dimension))
+            .execute(rows.memories_table(records, self.dimension))
         )
-        return bool(result.num_updated_rows)
+        return int(result.num_updated_rows)
 
     def count_archive(self, tenant: str | None = None, user: str | None = None) -> int:
         """Archived memories, of everyone, of one tenant, or of one user."""
