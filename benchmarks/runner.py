@@ -54,6 +54,7 @@ BENCHMARKS: Mapping[str, str] = MappingProxyType(
         "retrieval": "benchmarks.retrieval.bench",
         "memory": "benchmarks.memory",
         "pipeline": "benchmarks.pipeline",
+        "consolidation": "benchmarks.consolidation",
     }
 )
 
