@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -55,6 +56,7 @@ from echoray.memory.working_set import WorkingSet
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 # A combined survivor and the ids of the memories folded into it.
 Merged = tuple[MemoryRecord, list[str]]
 
@@ -78,6 +80,20 @@ class ChatRecall:
     recalled: list[Recalled]
     turns: list[Turn]
     patterns: list[Pattern]
+
+
+def finishes_even_if_cancelled(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """A shard write that runs to the end even if its call is cancelled (Ray cancels the
+    calls of a caller that died, e.g. a killed consolidation task), so RAM always follows
+    what LanceDB committed; the caller still sees the cancellation."""
+
+    @functools.wraps(method)
+    async def finish(*args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.shield(asyncio.ensure_future(method(*args, **kwargs)))
+
+    return finish
 
 
 class MemoryShardCore:
@@ -140,6 +156,7 @@ class MemoryShardCore:
 
     # --- writes --------------------------------------------------------------------------
 
+    @finishes_even_if_cancelled
     async def add(self, records: Sequence[MemoryRecord]) -> AppendResult:
         """Store ``records`` durably (group commit), then index and link them.
 
@@ -148,9 +165,6 @@ class MemoryShardCore:
         state (working set, graph) only changes on the caller's thread. A cancelled call
         (its caller died) still finishes, so RAM never misses what LanceDB committed.
         """
-        return await _finish_even_if_cancelled(self._add(records))
-
-    async def _add(self, records: Sequence[MemoryRecord]) -> AppendResult:
         inserted = {id(r) for r in await self._committer.submit(list(records)) or ()}
         # What this commit inserted from these very objects is stored as given; the rest
         # (already stored, or a same-key record of another writer in the same commit)
@@ -455,7 +469,8 @@ class MemoryShardCore:
         """Session turns written since the last completed run."""
         return self._turns_since_run
 
-    async def _merge_memories(
+    @finishes_even_if_cancelled
+    async def merge_memories(
         self,
         tenant: str,
         user: str,
@@ -485,7 +500,8 @@ class MemoryShardCore:
         self.graph.add(links)
         return len(moved)
 
-    async def _archive_memories(
+    @finishes_even_if_cancelled
+    async def archive_memories(
         self,
         tenant: str,
         user: str,
@@ -504,7 +520,8 @@ class MemoryShardCore:
         self.graph.remove(tenant, user, moved)
         return moved
 
-    async def _restore_memories(
+    @finishes_even_if_cancelled
+    async def restore_memories(
         self, tenant: str, user: str, ids: list[str], at: datetime
     ) -> list[MemoryRecord]:
         """Bring archived memories back, counted as used at ``at``, with their links."""
@@ -521,7 +538,8 @@ class MemoryShardCore:
     def list_archive(self, tenant: str, user: str, limit: int) -> list[MemoryRecord]:
         return self.store.list_archive(tenant, user, limit=limit)
 
-    async def _link_memories(self, links: list[Link]) -> int:
+    @finishes_even_if_cancelled
+    async def link_memories(self, links: list[Link]) -> int:
         """Store links (skipping stored ones) and add them to the graph."""
         added = 0
         for start in range(0, len(links), self.config.max_batch):
@@ -531,51 +549,11 @@ class MemoryShardCore:
         self.graph.add(links)
         return added
 
-    async def _set_patterns(self, tenant: str, user: str, patterns: list[Pattern]) -> None:
+    @finishes_even_if_cancelled
+    async def set_patterns(self, tenant: str, user: str, patterns: list[Pattern]) -> None:
         """Make ``patterns`` the user's learned patterns (the pipeline's pattern match)."""
         await asyncio.to_thread(self.store.replace_patterns, tenant, user, patterns)
         self._patterns[(tenant, user)] = list(patterns)
 
-    # Writes a Consolidator task asks for finish even when that task is killed mid-call
-    # (Ray cancels the calls of a dead caller), so RAM always follows LanceDB.
-
-    async def merge_memories(
-        self,
-        tenant: str,
-        user: str,
-        merges: list[Merged],
-        links: list[Link],
-    ) -> int:
-        return await _finish_even_if_cancelled(self._merge_memories(tenant, user, merges, links))
-
-    async def archive_memories(
-        self,
-        tenant: str,
-        user: str,
-        ids: list[str],
-        reason: str,
-        unused_since: datetime | None = None,
-    ) -> list[str]:
-        return await _finish_even_if_cancelled(
-            self._archive_memories(tenant, user, ids, reason, unused_since)
-        )
-
-    async def restore_memories(
-        self, tenant: str, user: str, ids: list[str], at: datetime
-    ) -> list[MemoryRecord]:
-        return await _finish_even_if_cancelled(self._restore_memories(tenant, user, ids, at))
-
-    async def link_memories(self, links: list[Link]) -> int:
-        return await _finish_even_if_cancelled(self._link_memories(links))
-
-    async def set_patterns(self, tenant: str, user: str, patterns: list[Pattern]) -> None:
-        await _finish_even_if_cancelled(self._set_patterns(tenant, user, patterns))
-
     async def close(self) -> None:
         await self._committer.close()
-
-
-async def _finish_even_if_cancelled(work: Coroutine[Any, Any, T]) -> T:
-    """Run ``work`` to the end even if the awaiting call is cancelled (the caller still
-    sees the cancellation)."""
-    return await asyncio.shield(asyncio.ensure_future(work))
