@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from echoray.deploy.images import RAY_VERSION
@@ -108,7 +109,7 @@ def ray_env(deploy: DeployConfig, target: StorageTarget, *, s3_sources: bool) ->
 
 
 def _volumes(
-    deploy: DeployConfig, target: StorageTarget, shm_size: str, config_map: str | None
+    deploy: DeployConfig, target: StorageTarget, shm_size: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     volumes: list[dict[str, Any]] = [
         # Ray's object store wants a large /dev/shm; the container default is 64 MiB.
@@ -127,9 +128,6 @@ def _volumes(
         secret = {"secretName": deploy.secret_name, "items": items}
         volumes.append({"name": "gcp-credentials", "secret": secret})
         mounts.append({"name": "gcp-credentials", "mountPath": GCP_CREDENTIALS_DIR})
-    if config_map is not None:
-        volumes.append({"name": "echoray-config", "configMap": {"name": config_map}})
-        mounts.append({"name": "echoray-config", "mountPath": "/etc/echoray"})
     return volumes, mounts
 
 
@@ -189,18 +187,18 @@ def make_ray_cluster_spec(
     workload: Workload,
     gpus_per_worker: int = 0,
     s3_sources: bool = False,
-    config_map: str | None = None,
+    extra_env: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """A RayCluster spec (``rayClusterConfig`` of a RayService, ``rayClusterSpec`` of a
-    RayJob). ``gpus_per_worker`` > 0 adds the GPU group; ``config_map`` is mounted at
-    ``/etc/echoray`` (the jobs read their config there)."""
-    env = ray_env(deploy, target, s3_sources=s3_sources)
+    RayJob). ``gpus_per_worker`` > 0 adds the GPU group; ``extra_env`` is added to every
+    container's environment (a job's connection to the service)."""
+    env = ray_env(deploy, target, s3_sources=s3_sources) + list(extra_env)
     serving = workload == "service"
 
-    head_volumes, head_mounts = _volumes(deploy, target, "1Gi", config_map)
+    head_volumes, head_mounts = _volumes(deploy, target, "1Gi")
     head = _container("ray-head", deploy.image, HEAD_RESOURCES, HEAD_PORTS, env, head_mounts)
     groups = []
-    cpu_volumes, cpu_mounts = _volumes(deploy, target, "2Gi", config_map)
+    cpu_volumes, cpu_mounts = _volumes(deploy, target, "2Gi")
     cpu = _container(
         "ray-worker", deploy.image, CPU_WORKER_RESOURCES, WORKER_PORTS, env, cpu_mounts
     )
@@ -219,7 +217,7 @@ def make_ray_cluster_spec(
         }
     )
     if gpus_per_worker > 0:
-        gpu_volumes, gpu_mounts = _volumes(deploy, target, "8Gi", config_map)
+        gpu_volumes, gpu_mounts = _volumes(deploy, target, "8Gi")
         quantity = {"cpu": GPU_WORKER_CPU, "memory": GPU_WORKER_MEMORY}
         quantity["nvidia.com/gpu"] = str(gpus_per_worker)
         resources = {"requests": dict(quantity), "limits": dict(quantity)}

@@ -29,8 +29,8 @@ KINDS: tuple[Kind, ...] = (
 
 DESCRIPTIONS: dict[Kind, str] = {
     "rayservice": "the volume claims and the RayService",
-    "rayjob-ingest": "the ingest RayJob and its ConfigMap",
-    "rayjob-consolidate": "the consolidate RayJob and its ConfigMap",
+    "rayjob-ingest": "the ingest RayJob (a file or folder into memories)",
+    "rayjob-consolidate": "the consolidate RayJob (one consolidation run)",
     "podmonitors": "PodMonitors for Ray's metrics and echoray's /metrics",
     "secret": "an example of the Secret the pods read: replace every value",
 }

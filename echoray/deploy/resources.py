@@ -1,5 +1,5 @@
-"""Core Kubernetes objects beside the Ray ones: volume claims, the Secret, a ConfigMap
-(deploy layer). Also the metadata every rendered object carries."""
+"""Core Kubernetes objects beside the Ray ones: volume claims and the Secret (deploy
+layer). Also the metadata every rendered object carries."""
 
 from __future__ import annotations
 
@@ -55,10 +55,16 @@ def make_secret_example(
 ) -> dict[str, Any]:
     """The Secret the pods read, with placeholder values for the keys it needs.
 
-    ``api-keys`` is a JSON object mapping API keys to tenants. Optional keys are left out:
+    ``api-keys`` is a JSON object mapping API keys to tenants. The RayJobs read one key
+    each: ``ingest-api-key`` (one of ``api-keys``: its tenant gets the memories) and
+    ``consolidate-admin-key`` (one of ``admin-keys``). Optional keys are left out:
     ``admin-keys`` (a JSON list) and ``aws-endpoint-url`` (S3-compatible stores only).
     """
-    data = {"api-keys": f'{PLACEHOLDER}: a JSON object {{"<api key>": "<tenant>", ...}}'}
+    data = {
+        "api-keys": f'{PLACEHOLDER}: a JSON object {{"<api key>": "<tenant>", ...}}',
+        "ingest-api-key": f"{PLACEHOLDER}: one key of api-keys (its tenant gets the memories)",
+        "consolidate-admin-key": f"{PLACEHOLDER}: one key of admin-keys",
+    }
     if target.kind == "s3" or s3_sources:
         for key in ("aws-access-key-id", "aws-secret-access-key", "aws-region"):
             data[key] = PLACEHOLDER
@@ -70,16 +76,4 @@ def make_secret_example(
         "metadata": object_meta(deploy, deploy.secret_name, "secrets"),
         "type": "Opaque",
         "stringData": data,
-    }
-
-
-def make_config_map(
-    deploy: DeployConfig, name: str, files: dict[str, str], component: str
-) -> dict[str, Any]:
-    """A ConfigMap holding ``files`` (name -> text)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": object_meta(deploy, name, component),
-        "data": files,
     }

@@ -21,10 +21,13 @@ MAX_NAME_LENGTH = 47
 DNS_1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 DNS_1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"
+# A user id the ingest job and the memory API accept (echoray.jobs.ingest's _IDENTIFIER).
+USER_ID = r"^[A-Za-z0-9_][A-Za-z0-9._:@+=\-]{0,127}$"
 
 MODEL_CACHE_MOUNT = "/models"
 MODEL_CACHE_DIR = f"{MODEL_CACHE_MOUNT}/cache"
 DATA_MOUNT = "/data"
+DEFAULT_INGEST_SOURCE = f"{DATA_MOUNT}/ingest/memories.jsonl"
 SERVE_PORT = 8000
 METRICS_PORT = 8080
 
@@ -71,6 +74,18 @@ class DeployConfig(BaseModel):
     min_cpu_workers: int = Field(1, ge=0, description="Fewest CPU workers.")
     max_cpu_workers: int = Field(4, ge=1, description="Most CPU workers.")
     max_gpu_workers: int = Field(2, ge=1, description="Most GPU workers (the fewest is 0).")
+    ingest_source: str = Field(
+        DEFAULT_INGEST_SOURCE,
+        pattern=r"^/\S*$",
+        description="File or folder the ingest RayJob reads: an absolute path in its pods "
+        "(the data claim is at /data with pvc storage).",
+    )
+    ingest_user: str | None = Field(
+        None,
+        pattern=USER_ID,
+        description="The ingest RayJob stores every row as this user; unset reads each "
+        "row's `user` column.",
+    )
 
     @model_validator(mode="after")
     def _gpu_image_derivable(self) -> DeployConfig:

@@ -1,4 +1,4 @@
-"""Core objects (Secret, PersistentVolumeClaim, ConfigMap) validate with
+"""Core objects (Secret, PersistentVolumeClaim) validate with
 kubernetes-validate's bundled Kubernetes schemas, strictly (unknown fields are errors).
 PodMonitors belong to the Prometheus operator, whose CRD is not available offline (and is
 not ours to vendor): their fields are checked against the names of the operator's
@@ -32,7 +32,7 @@ def test_core_objects_validate_with_kubernetes_validate(
         except kubernetes_validate.ValidationError as exc:
             pytest.fail(f"{name}: {doc['kind']} {doc['metadata']['name']}: {exc}")
         kinds.add(doc["kind"])
-    assert kinds == {"Secret", "PersistentVolumeClaim", "ConfigMap"}
+    assert kinds == {"Secret", "PersistentVolumeClaim"}
 
 
 def test_kubernetes_validate_is_strict(committed: dict[str, list[dict]]) -> None:

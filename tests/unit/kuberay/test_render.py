@@ -181,7 +181,7 @@ def test_names_the_operator_would_reject_are_refused_early() -> None:
 
 def test_jobs_shut_their_cluster_down_and_have_no_gpus() -> None:
     cfg = config(models=[GPU_MODEL])
-    _, job = make_documents("rayjob-consolidate", cfg, DeployConfig(gpu=True))
+    [job] = make_documents("rayjob-consolidate", cfg, DeployConfig(gpu=True))
     assert job["spec"]["shutdownAfterJobFinishes"] is True
     assert job["spec"]["entrypoint"].startswith("python -m echoray.jobs.consolidate ")
     cluster = job["spec"]["rayClusterSpec"]

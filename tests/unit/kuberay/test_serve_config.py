@@ -1,6 +1,6 @@
-"""Each manifest's Serve config is what the app builder takes: ``serveConfigV2`` (and the
-jobs' ConfigMap) parse as a Serve config, their args with the pods' environment make a
-valid ``EchoRayConfig``, and ``build_app`` builds the application graph without Ray."""
+"""Each manifest's Serve config is what the app builder takes: ``serveConfigV2`` parses as
+a Serve config, its args with the pods' environment make a valid ``EchoRayConfig``, and
+``build_app`` builds the application graph without Ray."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from echoray.errors import ConfigError
 # What the Secret would hold; the manifests only name its keys.
 SECRET = {
     "api-keys": '{"sk-test-1": "acme"}',
+    "ingest-api-key": "sk-test-1",
+    "consolidate-admin-key": "sk-admin-1",
     "aws-access-key-id": "AKIDEXAMPLE",
     "aws-secret-access-key": "secret",
 }
@@ -88,28 +90,6 @@ def test_without_the_secret_the_builder_refuses_to_start(committed: dict[str, li
     )
     with pytest.raises(ConfigError, match="ECHORAY_AUTH__API_KEYS"):
         config_from_args(app_args_from_serve_config(serve_config), {})
-
-
-@pytest.mark.parametrize("filename", ["rayjob-ingest.yaml", "rayjob-consolidate.yaml"])
-def test_jobs_read_the_services_config_from_their_config_map(
-    committed: dict[str, list[dict]], filename: str
-) -> None:
-    config_map, rayjob = committed[filename]
-    assert (config_map["kind"], rayjob["kind"]) == ("ConfigMap", "RayJob")
-    job_config = yaml.safe_load(config_map["data"]["config.yaml"])
-    service_config = yaml.safe_load(
-        service(committed, "rayservice-cpu.yaml")["spec"]["serveConfigV2"]
-    )
-    assert job_config == service_config
-    cluster = rayjob["spec"]["rayClusterSpec"]
-    args = app_args_from_serve_config(job_config)
-    built_deployments(args, pod_environ(head_container(cluster), SECRET))
-    mounts = {
-        (v["name"], v.get("configMap", {}).get("name"))
-        for v in cluster["workerGroupSpecs"][0]["template"]["spec"]["volumes"]
-    }
-    assert ("echoray-config", config_map["metadata"]["name"]) in mounts
-    assert rayjob["spec"]["entrypoint"].endswith("--config /etc/echoray/config.yaml")
 
 
 def test_no_manifest_carries_an_api_key(all_documents: list[tuple[str, dict]]) -> None:
