@@ -208,7 +208,8 @@ class AsyncAdmin:
 
 
 class EchoRay:
-    """Synchronous client: ``.chat`` (an ``openai.OpenAI``), ``.memories`` and ``.admin``."""
+    """Synchronous client: ``.chat`` (an ``openai.OpenAI``), ``.memories``, ``.admin`` and
+    ``.feedback``."""
 
     def __init__(
         self,
@@ -231,6 +232,12 @@ class EchoRay:
         self.chat = OpenAI(
             base_url=f"{base_url.rstrip('/')}/v1", api_key=api_key, http_client=chat_http_client
         )
+
+    def feedback(self, request_id: str, score: float, comment: str | None = None) -> dict[str, Any]:
+        """Rate an answer (score in [-1, 1]) by its response id or x-request-id; the
+        memories it used gain or lose strength. Returns how many changed."""
+        body = {"request_id": request_id, "score": score, "comment": comment}
+        return _raise_for(self._http.post("/v1/feedback", json=body))
 
     def close(self) -> None:
         self._http.close()
@@ -265,6 +272,12 @@ class AsyncEchoRay:
         self.chat = AsyncOpenAI(
             base_url=f"{base_url.rstrip('/')}/v1", api_key=api_key, http_client=chat_http_client
         )
+
+    async def feedback(
+        self, request_id: str, score: float, comment: str | None = None
+    ) -> dict[str, Any]:
+        body = {"request_id": request_id, "score": score, "comment": comment}
+        return _raise_for(await self._http.post("/v1/feedback", json=body))
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -8,7 +8,9 @@ The gateway's chat route calls ``MemoryChat`` when a request names a ``user``:
    with the client's own messages, and the trace and a metric say so;
 3. inference streams as for any chat, with the prepared messages;
 4. ``capture`` is scheduled in the background once the answer is complete: the response
-   never waits for learning. A stream the client abandons is not captured.
+   never waits for learning. A stream the client abandons is not captured. Feedback on
+   an answer whose capture is still running in this gateway waits for it, so a client may
+   send feedback as soon as it has the answer.
 
 With ``echo.trace``, the answer carries the trace: a field ``echo`` of the response, or a
 last chunk (no choices, an ``echo`` object) before ``[DONE]`` when streaming.
@@ -24,7 +26,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from echoray.cognition.processor import Prepared
+from echoray.cognition.processor import Prepared, experience_id
 from echoray.cognition.trace import trace
 from echoray.engines.base import GenerationRequest
 from echoray.errors import EchoRayError
@@ -68,6 +70,7 @@ class _Turn:
     """One chat between its preparation and its answer."""
 
     started: float
+    tenant: str
     options: EchoOptions
     generation: GenerationRequest
     prepared: Prepared | None
@@ -91,6 +94,8 @@ class MemoryChat:
         self._metrics = metrics
         self._deadline_s = deadline_s
         self._background: set[asyncio.Task[None]] = set()
+        # (tenant, experience id) -> its running capture, which feedback waits for
+        self._captures: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     async def chat(
         self, tenant: str, request: ChatCompletionRequest, request_id: str, session: str | None
@@ -131,6 +136,9 @@ class MemoryChat:
         return chunks()
 
     async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse:
+        capture = self._captures.get((tenant, experience_id(request.request_id)))
+        if capture is not None:  # the exchange is not recorded yet: wait until it is
+            await asyncio.wait([capture], timeout=self._deadline_s)
         return await self._cognition.feedback(tenant, request)
 
     async def is_ready(self) -> bool:
@@ -157,7 +165,7 @@ class MemoryChat:
         )
         if prepared is not None:
             generation = dataclasses.replace(generation, messages=tuple(prepared.messages))
-        return _Turn(started, options, generation, prepared, failure, time.perf_counter())
+        return _Turn(started, tenant, options, generation, prepared, failure, time.perf_counter())
 
     async def _prepare(
         self,
@@ -214,9 +222,16 @@ class MemoryChat:
             self._metrics.observe_pipeline(state.timings_ms, state.degraded, state.context_tokens)
         latency_ms = (now - turn.started) * 1000
         task = asyncio.create_task(self._capture(turn.prepared, response, latency_ms))
+        key = (turn.tenant, experience_id(turn.prepared.request_id))
         self._background.add(task)
+        self._captures[key] = task
         task.add_done_callback(self._background.discard)
+        task.add_done_callback(lambda done: self._forget_capture(key, done))
         return trace(state)
+
+    def _forget_capture(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+        if self._captures.get(key) is task:  # not a later chat that reused the request id
+            del self._captures[key]
 
     async def _capture(self, prepared: Prepared, response: str, latency_ms: float) -> None:
         try:

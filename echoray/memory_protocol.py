@@ -84,6 +84,17 @@ class MemoryOut(BaseModel):
     metadata: dict[str, Any]
 
 
+class ArchivedMemoryOut(MemoryOut):
+    archived_at: datetime
+    archive_reason: str  # "forgotten", "merged into <id>", …
+
+
+class ArchiveList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ArchivedMemoryOut]
+    next_cursor: str | None
+
+
 class MemoryList(BaseModel):
     object: Literal["list"] = "list"
     data: list[MemoryOut]

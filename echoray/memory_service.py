@@ -17,6 +17,7 @@ from echoray.embedding_service import EmbeddingClient
 from echoray.errors import NotFoundError
 from echoray.memory.hashing import shard_for
 from echoray.memory.records import (
+    ArchivedMemory,
     Link,
     MemoryFilter,
     MemoryPatch,
@@ -29,6 +30,8 @@ from echoray.memory.records import (
 )
 from echoray.memory.shard_core import MemoryShardCore
 from echoray.memory_protocol import (
+    ArchivedMemoryOut,
+    ArchiveList,
     DeletedResponse,
     LinkOut,
     LinksResponse,
@@ -169,11 +172,19 @@ class MemoryService:
             )
         return _out(restored[0])
 
-    async def archived(self, tenant: str, user: str, limit: int) -> MemoryList:
+    async def archived(self, tenant: str, user: str, limit: int) -> ArchiveList:
         """The user's most recently archived memories."""
         check_limit(limit, self._config)
-        records = await self._shards.call(tenant, user, "list_archive", tenant, user, limit)
-        return MemoryList(data=[_out(r) for r in records], next_cursor=None)
+        entries: list[ArchivedMemory] = await self._shards.call(
+            tenant, user, "list_archive", tenant, user, limit
+        )
+        archived = [
+            ArchivedMemoryOut(
+                **_out(e.record).model_dump(), archived_at=e.archived_at, archive_reason=e.reason
+            )
+            for e in entries
+        ]
+        return ArchiveList(data=archived, next_cursor=None)
 
     async def _records(
         self, tenant: str, user: str, memories: Sequence[MemoryIn]

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from echoray.memory_protocol import (
+    ArchiveList,
     DeletedResponse,
     LinksResponse,
     MemoryBatchRequest,
@@ -63,7 +64,7 @@ def memory_router(
     @router.get("/archive")
     async def archived(
         tenant: Tenant, user: User, limit: Annotated[int, Query(ge=1)] = 20
-    ) -> MemoryList:
+    ) -> ArchiveList:
         return await service.archived(tenant, user, limit)
 
     @router.post("/{memory_id}/restore")

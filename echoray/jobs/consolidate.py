@@ -3,9 +3,10 @@ what it did (jobs layer).
 
 Asks the cluster (``POST /v1/admin/consolidate``, an admin key when auth is on) to
 consolidate one tenant's users or all of them; with ``--no-wait`` it returns once the run
-started, otherwise it waits, printing the run's progress per shard from
-``GET /v1/admin/consolidation``, then a table of counts per shard and step (promoted,
-merged, reflections, patterns, archived) with each step's time, and a summary.
+started, otherwise it polls ``GET /v1/admin/consolidation`` until the run is done (no
+request stays open for the length of the run), printing its progress per shard, then a
+table of counts per shard and step (promoted, merged, reflections, patterns, archived)
+with each step's time, and a summary.
 Exit code 0 when every shard finished, 1 when one failed or another run held them all.
 """
 
@@ -60,23 +61,44 @@ def shard_rows(run: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-async def _watch(client: AsyncEchoRay, every_s: float, started: float, stream: TextIO) -> None:
-    """Print the running runs' shard states every ``every_s`` seconds until cancelled."""
-    while True:
-        await asyncio.sleep(every_s)
+def _progress_line(run: Mapping[str, Any], elapsed_s: float) -> str:
+    states = [f"{r.get('shard')}:{r.get('state')}" for r in run.get("shards", [])]
+    return (
+        f"consolidate: {run.get('run_id')} running · shards {' '.join(states) or '-'}"
+        f" · elapsed {format_duration(elapsed_s)}"
+    )
+
+
+async def _wait_for(
+    client: AsyncEchoRay, run_id: str, args: argparse.Namespace, started: float, out: TextIO
+) -> dict[str, Any]:
+    """Poll ``GET /v1/admin/consolidation`` until run ``run_id`` is in the history.
+
+    A run may take longer than any proxy or load balancer keeps one request open, so the
+    job never holds a request while it waits.
+
+    Raises:
+        JobFailed: the run was still running after ``--timeout`` seconds, or vanished.
+    """
+    deadline = started + args.wait_timeout
+    while time.monotonic() < deadline:
+        await asyncio.sleep(args.progress_every)
         try:
             status = await client.admin.consolidation()
-        except (errors.EchoRayError, OSError) as problem:  # progress only: keep waiting
-            print(f"consolidate: status unavailable ({problem})", file=stream, flush=True)
+        except (errors.EchoRayError, OSError) as problem:  # a blip: keep waiting
+            print(f"consolidate: status unavailable ({problem})", file=out, flush=True)
             continue
-        for run in status.get("running", []):
-            states = [f"{r.get('shard')}:{r.get('state')}" for r in run.get("shards", [])]
-            print(
-                f"consolidate: {run.get('run_id')} running · shards {' '.join(states) or '-'}"
-                f" · elapsed {format_duration(time.monotonic() - started)}",
-                file=stream,
-                flush=True,
-            )
+        for run in status.get("history", []):
+            if run.get("run_id") == run_id:
+                return dict(run)
+        running = [r for r in status.get("running", []) if r.get("run_id") == run_id]
+        if not running:  # e.g. the Consolidator restarted and lost the run
+            raise JobFailed(f"run {run_id} is neither running nor in the history any more")
+        print(_progress_line(running[0], time.monotonic() - started), file=out, flush=True)
+    raise JobFailed(
+        f"run {run_id} still running after {args.wait_timeout:.0f} s "
+        "(see GET /v1/admin/consolidation)"
+    )
 
 
 async def consolidate(
@@ -86,25 +108,20 @@ async def consolidate(
     reported it.
 
     Raises:
-        JobFailed: the server refused (a missing admin key, consolidation not served).
+        JobFailed: the server refused (a missing admin key, consolidation not served), or
+            the run did not finish within ``--wait-timeout``.
     """
     out = stream or sys.stderr
     started = time.monotonic()
     print(f"consolidate: tenant {args.tenant or 'all'} on {args.url}", file=out, flush=True)
-    watcher = None
-    if not args.no_wait:
-        watcher = asyncio.create_task(_watch(client, args.progress_every, started, out))
     try:
-        run = await client.admin.consolidate(
-            args.tenant, wait=not args.no_wait, timeout=args.timeout
-        )
+        run = await client.admin.consolidate(args.tenant, wait=False)
     except (errors.AuthenticationError, errors.PermissionDeniedError) as denied:
         raise JobFailed(f"consolidation needs an admin key: {denied}") from denied
     except errors.NotFoundError as missing:
         raise JobFailed(f"{missing}: does this cluster serve /v1/admin/consolidate?") from missing
-    finally:
-        if watcher is not None:
-            watcher.cancel()
+    if not args.no_wait and run.get("state") == "running":
+        run = await _wait_for(client, run["run_id"], args, started, out)
     run["job_seconds"] = round(time.monotonic() - started, 3)
     return run
 
@@ -132,7 +149,12 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="seconds between progress lines while waiting (default 5)",
     )
     add_connection_options(parser, environ)
-    parser.set_defaults(timeout=3600.0)
+    parser.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=3600.0,
+        help="seconds to wait for the run to finish (default %(default)s)",
+    )
     return parser
 
 

@@ -1,11 +1,12 @@
 """The ``Consolidator`` Ray actor: consolidation as Ray tasks, one per shard (Ray plumbing).
 
-One detached actor (``echoray-consolidator``) holds a ``ConsolidationScheduler``. Each
-shard's run is a Ray task (``consolidate_shard_task``) in its own worker process: it reads
-the shard's rows from LanceDB, plans, and applies every change through the shard actor,
-so nothing heavy runs in the shard or on the request path. A task killed half-way (its
-worker dies) fails its shard's part of the run; the shard's lease is released and a
-repeated run finishes the work (the steps are idempotent). Compaction is one more task.
+One detached actor per memory layout (``echoray-consolidator-<key>``, see ``storage_key``)
+holds a ``ConsolidationScheduler``. Each shard's run is a Ray task (``run_shard``) in its
+own worker process: it reads the shard's rows from LanceDB, plans, and applies every
+change through the shard actor, so nothing heavy runs in the shard or on the request
+path. A task killed half-way (its worker dies) fails its shard's part of the run; the
+shard's lease is released and a repeated run finishes the work (the steps are
+idempotent). Compaction is one more task.
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ from echoray.embeddings import MINILM_DIMENSION, Embedder, make_embedder
 from echoray.learning.consolidation import Summarize, consolidate_shard
 from echoray.learning.scheduler import ConsolidationScheduler
 from echoray.memory.records import utc_now
-from echoray.memory.shard import NAMESPACE, ShardClient, shard_name
+from echoray.memory.shard import NAMESPACE, ShardClient, shard_name, storage_key
 
 log = logging.getLogger(__name__)
-CONSOLIDATOR_NAME = "echoray-consolidator"
 
 
 def _summarizer(config: EchoRayConfig, app_name: str | None) -> Summarize | None:
@@ -58,7 +58,8 @@ def run_shard(
         config.storage.uri, MINILM_DIMENSION, limits=config.memory, read_consistency_interval_s=0
     )
     handles = [
-        ray.get_actor(shard_name(i), namespace=namespace) for i in range(config.memory.num_shards)
+        ray.get_actor(shard_name(config, i), namespace=namespace)
+        for i in range(config.memory.num_shards)
     ]
     embedder: Embedder | None = None
 
@@ -143,7 +144,7 @@ class Consolidator:
         return int(await self._shard(index).consolidation_pressure.remote())
 
     def _shard(self, index: int) -> Any:
-        return ray.get_actor(shard_name(index), namespace=self._namespace)
+        return ray.get_actor(shard_name(self.config, index), namespace=self._namespace)
 
     async def ensure_started(self) -> bool:
         """Start the interval and threshold schedule (idempotent; called by gateways)."""
@@ -175,12 +176,16 @@ class Consolidator:
         return len(refs)
 
 
+def consolidator_name(config: EchoRayConfig) -> str:
+    return f"echoray-consolidator-{storage_key(config)}"
+
+
 def start_consolidator(
     config: EchoRayConfig, *, app_name: str | None = None, namespace: str = NAMESPACE
 ) -> Any:
     """Get or create the detached Consolidator actor (every gateway replica may call it)."""
     actor = ray.remote(Consolidator).options(  # type: ignore[attr-defined]
-        name=CONSOLIDATOR_NAME,
+        name=consolidator_name(config),
         namespace=namespace,
         lifetime="detached",
         get_if_exists=True,

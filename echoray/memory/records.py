@@ -400,6 +400,16 @@ class Pattern(_Model):
         return centroid
 
 
+class ArchivedMemory(BaseModel):
+    """A memory in the archive, with when and why it was moved there."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    record: MemoryRecord
+    archived_at: datetime
+    reason: str
+
+
 class Page(BaseModel):
     """One page of a listing and the cursor of the next (None on the last page)."""
 

@@ -98,6 +98,17 @@ def records_from(table: pa.Table, dimension: int) -> list[MemoryRecord]:
     ]
 
 
+def archive_details(table: pa.Table) -> list[tuple[datetime, str]]:
+    """(archived_at, archive_reason) of each row of an ``archive`` table."""
+    return list(
+        zip(
+            table.column("archived_at").to_pylist(),
+            table.column("archive_reason").to_pylist(),
+            strict=True,
+        )
+    )
+
+
 def links_table(links: Sequence[Link]) -> pa.Table:
     schema = schemas.links_schema()
     return pa.table(

@@ -1,16 +1,19 @@
 """``MemoryShard``: the Ray actor around ``MemoryShardCore`` (memory layer, Ray plumbing).
 
 Each (tenant, user) hashes to one of ``memory.num_shards`` named actors
-(``echoray-memory-<i>``). They are detached with ``max_restarts=-1``: a crashed shard is
-restarted by Ray and rebuilds its RAM state from LanceDB, and it outlives the replica that
-created it. Callers (``ShardClient``) retry a call that died with the actor, with
-exponential backoff and jitter; writes are idempotent on their ids, so a retry after a
-crash never duplicates, and nothing acknowledged is lost.
+(``echoray-memory-<key>-<i>``, where ``key`` hashes ``storage.uri`` and the shard count, so
+two apps with different storage in one Ray cluster never share shards). They are detached
+with ``max_restarts=-1``: a crashed shard is restarted by Ray and rebuilds its RAM state
+from LanceDB, and it outlives the replica that created it. Callers (``ShardClient``)
+retry a call that died with the actor, with exponential backoff and jitter; writes are
+idempotent on their ids, so a retry after a crash never duplicates, and nothing
+acknowledged is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -25,6 +28,7 @@ from echoray.embeddings import MINILM_DIMENSION
 from echoray.errors import ServiceUnavailableError, unwrap_remote
 from echoray.memory.hashing import shard_for
 from echoray.memory.records import (
+    ArchivedMemory,
     Experience,
     Link,
     MemoryFilter,
@@ -42,10 +46,25 @@ from echoray.memory.store import AppendResult, LanceDBStore
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 NAMESPACE = "echoray"
+# How stale a shard's LanceDB reads may be. Other processes commit to the same tables (the
+# other shards' experiences, compaction tasks); a store that never looked again would keep
+# reading files that compaction has since removed. Far below the 60 s minimum of
+# ``consolidation.keep_versions_s``.
+READ_CONSISTENCY_S = 5.0
 
 
-def shard_name(index: int) -> str:
-    return f"echoray-memory-{index}"
+def storage_key(config: EchoRayConfig) -> str:
+    """A short name for one memory layout: the storage and how it is split into shards.
+
+    Apps of one Ray cluster with the same key share shard actors (and their data); apps
+    with different storage get their own, instead of silently using another app's.
+    """
+    layout = f"{config.storage.uri}|{config.memory.num_shards}"
+    return hashlib.sha256(layout.encode()).hexdigest()[:10]
+
+
+def shard_name(config: EchoRayConfig, index: int) -> str:
+    return f"echoray-memory-{storage_key(config)}-{index}"
 
 
 class MemoryShard:
@@ -59,7 +78,9 @@ class MemoryShard:
         # spin against the embedder's and the model's threads on the same cores.
         ThreadpoolController().limit(limits=1, user_api="blas")
         settings = MemoryConfig.model_validate(config)
-        store = LanceDBStore(storage_uri, dimension, limits=settings)
+        store = LanceDBStore(
+            storage_uri, dimension, limits=settings, read_consistency_interval_s=READ_CONSISTENCY_S
+        )
         self.core = MemoryShardCore(store, settings, index, num_shards)
 
     async def ping(self) -> int:
@@ -168,7 +189,7 @@ class MemoryShard:
     ) -> list[MemoryRecord]:
         return await self.core.restore_memories(tenant, user, ids, at)
 
-    async def list_archive(self, tenant: str, user: str, limit: int) -> list[MemoryRecord]:
+    async def list_archive(self, tenant: str, user: str, limit: int) -> list[ArchivedMemory]:
         return self.core.list_archive(tenant, user, limit)
 
     async def link_memories(self, links: list[Link]) -> int:
@@ -187,7 +208,7 @@ def start_shards(
     for index in range(config.memory.num_shards):
         handles.append(
             actor.options(  # type: ignore[attr-defined]
-                name=shard_name(index),
+                name=shard_name(config, index),
                 namespace=namespace,
                 lifetime="detached",
                 get_if_exists=True,

@@ -38,6 +38,7 @@ from echoray.memory.recall import (
     temporal_links,
 )
 from echoray.memory.records import (
+    ArchivedMemory,
     Experience,
     Link,
     MemoryFilter,
@@ -535,8 +536,8 @@ class MemoryShardCore:
             self.graph.add(links)
         return restored
 
-    def list_archive(self, tenant: str, user: str, limit: int) -> list[MemoryRecord]:
-        return self.store.list_archive(tenant, user, limit=limit)
+    def list_archive(self, tenant: str, user: str, limit: int) -> list[ArchivedMemory]:
+        return self.store.archive_entries(tenant, user, limit)
 
     @finishes_even_if_cancelled
     async def link_memories(self, links: list[Link]) -> int:

@@ -34,6 +34,7 @@ from echoray.config import MemoryConfig
 from echoray.errors import ConfigError, NotFoundError, UnprocessableEntityError
 from echoray.memory import rows, safe, schemas
 from echoray.memory.records import (
+    ArchivedMemory,
     Experience,
     Link,
     MemoryFilter,
@@ -126,6 +127,12 @@ class LanceDBStore:
             name: self._open(name, schema)
             for name, schema in schemas.all_schemas(dimension).items()
         }
+
+    def refresh(self, *names: str) -> None:
+        """Read the latest version of the named tables (all when none is named) from now
+        on: what other processes committed since this store last wrote or refreshed."""
+        for name in names or tuple(self._tables):
+            self._tables[name].checkout_latest()
 
     def _open(self, name: str, schema: pa.Schema) -> Any:
         try:
@@ -530,19 +537,34 @@ class LanceDBStore:
         Raises:
             UnprocessableEntityError: malformed tenant, user or ids, or ``limit`` out of range.
         """
-        query = self._tables[schemas.ARCHIVE].search()
-        if ids is not None:
-            if not ids:
-                return []
-            check_batch(len(ids), self.limits, "ids")
-            query = query.where(safe.where_ids(tenant, user, ids))
-        else:
-            query = (
-                query.where(safe.where_scope(tenant, user))
-                .order_by(_ordering(("archived_at", False), ("id", True)))
-                .limit(check_limit(limit or self.limits.max_limit, self.limits))
-            )
+        if ids is None:
+            entries = self.archive_entries(tenant, user, limit or self.limits.max_limit)
+            return [entry.record for entry in entries]
+        if not ids:
+            return []
+        check_batch(len(ids), self.limits, "ids")
+        query = self._tables[schemas.ARCHIVE].search().where(safe.where_ids(tenant, user, ids))
         return rows.records_from(query.to_arrow(), self.dimension)
+
+    def archive_entries(self, tenant: str, user: str, limit: int) -> list[ArchivedMemory]:
+        """The ``limit`` most recently archived memories of one user, with when and why.
+
+        Raises:
+            UnprocessableEntityError: malformed tenant or user, or ``limit`` out of range.
+        """
+        table = (
+            self._tables[schemas.ARCHIVE]
+            .search()
+            .where(safe.where_scope(tenant, user))
+            .order_by(_ordering(("archived_at", False), ("id", True)))
+            .limit(check_limit(limit, self.limits))
+            .to_arrow()
+        )
+        records = rows.records_from(table, self.dimension)
+        return [
+            ArchivedMemory(record=record, archived_at=at, reason=reason)
+            for record, (at, reason) in zip(records, rows.archive_details(table), strict=True)
+        ]
 
     def replace(self, records: Sequence[MemoryRecord]) -> int:
         """Overwrite stored memories with ``records`` whole (one commit); a record no
@@ -617,20 +639,20 @@ class LanceDBStore:
         return rows.experiences_from(table)
 
     def get_experience(self, tenant: str, experience_id: str) -> Experience:
-        """One experience of a tenant by id (the request id of the exchange).
+        """One experience of a tenant by id (the request id of the exchange). Another
+        process (another shard) may have written it since this store last looked, so a
+        miss looks again at the table's latest version.
 
         Raises:
             NotFoundError: no such experience for this tenant.
             UnprocessableEntityError: a malformed tenant or id.
         """
-        table = (
-            self._tables[schemas.EXPERIENCES]
-            .search()
-            .where(safe.where_tenant_id(tenant, experience_id, "request_id"))
-            .limit(1)
-            .to_arrow()
-        )
-        found = rows.experiences_from(table)
+        where = safe.where_tenant_id(tenant, experience_id, "request_id")
+        table = self._tables[schemas.EXPERIENCES]
+        found = rows.experiences_from(table.search().where(where).limit(1).to_arrow())
+        if not found:
+            self.refresh(schemas.EXPERIENCES)
+            found = rows.experiences_from(table.search().where(where).limit(1).to_arrow())
         if not found:
             raise NotFoundError(
                 f"no chat exchange with request id {experience_id!r} is recorded for this "

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -20,37 +18,9 @@ BUDGET_S = 180  # the issue's bound per notebook
 CELL_TIMEOUT_S = 150
 
 
-# TODO(lead): switch to the shared session fixture of tests/ray/conftest.py once it lands.
 @pytest.fixture(scope="module")
-def echoray_url(serve_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from ray import serve
-
-    from echoray.serve.app import build_app
-
-    app = build_app(
-        {
-            "models": [
-                {"name": "fake-chat", "engine": {"kind": "fake"}, "deployment": {"num_cpus": 0.1}}
-            ],
-            "storage": {"uri": str(tmp_path_factory.mktemp("notebook-data"))},
-            "consolidation": {"enabled": False},  # only the explorer's admin run
-        },
-        environ={},
-    )
-    serve.run(app, name="echoray-notebooks", route_prefix="/", blocking=False)
-    url = f"http://127.0.0.1:{serve_port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    else:
-        raise AssertionError("echoray did not become ready")
-    yield url
-    serve.delete("echoray-notebooks")
+def echoray_url(echoray_app: tuple[str, str]) -> str:
+    return echoray_app[0]
 
 
 def images(notebook: nbformat.NotebookNode) -> int:

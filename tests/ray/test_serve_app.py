@@ -12,11 +12,13 @@ import openai
 import pytest
 
 from echoray.config import config_from_args
+from echoray.memory.hashing import shard_for
 from echoray.serve.app import build_app, build_app_from_config
 
 pytestmark = [pytest.mark.ray, pytest.mark.model]
 MODEL = "smollm2-135m-instruct"
-SLOW_LOAD_S = 20  # the slow fake model loads this long after its replica starts
+USER = "hal"  # on the other of the two shards from the tenant "default"
+SLOW_LOAD_S = 45  # the slow fake model loads this long after its replica starts
 
 
 def wait_until(check, timeout: float = 180, interval: float = 0.5) -> None:
@@ -224,16 +226,19 @@ def test_the_pipeline_through_the_cognitive_processor_deployment(
     main_app: str, client: openai.OpenAI
 ) -> None:
     """Recall through the CognitiveProcessor deployment and the shard actors, capture in
-    the background, feedback on the answer."""
+    the background, feedback on the answer as soon as it arrives. The user's shard is not
+    the tenant's (where feedback looks the exchange up), and the shard actors are another
+    app's than the other tests' (each storage.uri gets its own)."""
+    assert shard_for("default", USER, 2) != shard_for("default", "default", 2)
 
     def memories() -> int:
-        listing = httpx.get(f"{main_app}/v1/memories", params={"user": "dora"}, timeout=30)
+        listing = httpx.get(f"{main_app}/v1/memories", params={"user": USER}, timeout=30)
         return len(listing.json()["data"])
 
     def say(text: str, session: str) -> tuple[str, dict]:
         reply = client.chat.completions.create(
             model=MODEL,
-            user="dora",
+            user=USER,
             max_tokens=4,
             messages=[{"role": "user", "content": text}],
             extra_body={"echo": {"trace": True}},
@@ -243,27 +248,21 @@ def test_the_pipeline_through_the_cognitive_processor_deployment(
 
     say("My cat Miso sleeps on the piano.", "first")
     wait_until(  # captured off the response path: the turn is a memory shortly after
-        lambda: (
-            len(httpx.get(f"{main_app}/v1/memories", params={"user": "dora"}).json()["data"]) == 1
-        ),
+        lambda: memories() == 1,
         timeout=30,
     )
     request_id, echo = say("Where does my cat sleep?", "second")
     assert echo["memories"][0]["text"] == "My cat Miso sleeps on the piano."
     assert echo["degraded"] == [] and echo["stages_ms"]["memory_fetch"] > 0
-    wait_until(
-        lambda: (
-            httpx.post(
-                f"{main_app}/v1/feedback", json={"request_id": request_id, "score": 1}, timeout=30
-            ).status_code
-            == 200
-        ),
-        timeout=30,
+    rated = httpx.post(
+        f"{main_app}/v1/feedback", json={"request_id": request_id, "score": -1}, timeout=30
     )
+    assert rated.status_code == 200, rated.text
+    assert rated.json()["memories_updated"] == 1  # the recalled memory lost strength
     metrics = httpx.get(f"{main_app}/metrics").text
     assert 'echoray_cognition_stage_seconds_count{stage="memory_fetch"}' in metrics
     wait_until(lambda: memories() == 2, timeout=30)
-    assert httpx.delete(f"{main_app}/v1/memories", params={"user": "dora"}).json()["deleted"] == 2
+    assert httpx.delete(f"{main_app}/v1/memories", params={"user": USER}).json()["deleted"] == 2
 
 
 def test_two_models_are_routed_by_name(client: openai.OpenAI) -> None:

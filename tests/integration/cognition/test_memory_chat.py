@@ -233,6 +233,19 @@ async def test_feedback_changes_the_ranking(tmp_path: Path) -> None:
     assert after != first and after.startswith("Biscuit loves the")
 
 
+async def test_feedback_sent_with_the_answer_waits_for_its_capture(server: Server) -> None:
+    # No settle: the capture that records the exchange is still running in the background.
+    reply = await server.acme.chat.completions.create(
+        model="fake", user="u1", messages=[{"role": "user", "content": FACTS[0]}]
+    )
+    response = await server.http.post(
+        "/v1/feedback",
+        headers={"authorization": "Bearer key-acme"},
+        json={"request_id": reply.id, "score": 1},
+    )
+    assert response.status_code == 200, response.text
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [

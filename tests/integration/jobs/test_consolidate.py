@@ -4,13 +4,18 @@ and the failures it reports."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 
+import httpx
 import pytest
 
+from echoray.embeddings import HashEmbedder
 from echoray.jobs import consolidate as job
-from echoray.jobs.progress import format_table
+from echoray.jobs.progress import JobFailed, format_table
+from echoray.local import make_local_app, make_local_hosts, make_local_shards
+from tests.helpers import fake_config
 from tests.integration.jobs.conftest import Server, count
 
 
@@ -40,6 +45,29 @@ async def test_no_wait_returns_the_started_run(server: Server) -> None:
     async with server.client() as client:
         run = await job.consolidate(args("--no-wait", "--tenant", "default"), client)
         assert run["run_id"].startswith("cons-") and run["tenant"] == "default"
+
+
+async def test_a_run_longer_than_the_wait_fails_the_job(tmp_path: Path) -> None:
+    config = fake_config(
+        storage={"uri": str(tmp_path / "db")},
+        memory={"group_commit_window_ms": 1},
+        cognition={"enabled": False},
+        consolidation={"pause_between_users_s": 0.5},  # a slow run: 0.5 s per user
+    )
+    hosts = make_local_hosts(config)
+    app = make_local_app(config, hosts, HashEmbedder(), make_local_shards(config, 384))
+    slow = Server(httpx.ASGITransport(app=app))
+    async with slow.client() as client:
+        for user in ("ann", "ben", "cy", "dee"):
+            await client.memories.add(user, f"{user} plays the cello")
+        stream = io.StringIO()
+        with pytest.raises(JobFailed, match="still running after"):
+            await job.consolidate(
+                args("--wait-timeout", "0.3", "--progress-every", "0.1"), client, stream
+            )
+        assert "running · shards" in stream.getvalue()  # progress while it waited
+        while (await client.admin.consolidation())["running"]:  # let it end before teardown
+            await asyncio.sleep(0.1)
 
 
 def test_main_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -89,6 +89,10 @@ async def test_consolidate_then_restore_through_the_api(app, acme: AsyncEchoRay)
 
     archived = {m["id"]: m for m in await acme.memories.archived("alice")}
     assert set(archived) == {"old", "dup-2"}
+    assert archived["old"]["archive_reason"] == "forgotten"
+    assert archived["dup-2"]["archive_reason"] == "merged into dup-1"
+    archived_at = datetime.fromisoformat(archived["old"]["archived_at"])
+    assert archived_at >= datetime.fromisoformat(started["started_at"])
     assert (await acme.memories.get("alice", "dup-1"))["metadata"]["merged"] == ["dup-2"]
     with pytest.raises(errors.NotFoundError):
         await acme.memories.get("alice", "old")

@@ -19,14 +19,16 @@ async def client(tmp_path: Path):
     config = fake_config(
         storage={"uri": str(tmp_path / "db")}, memory={"group_commit_window_ms": 1}
     )
-    app = make_local_app(
-        config, make_local_hosts(config), HashEmbedder(), make_local_shards(config, 384)
-    )
-    for host in make_local_hosts(config).values():
+    hosts = make_local_hosts(config)
+    for host in hosts.values():
+        host.start_background()
         await host.wait_ready()
+    app = make_local_app(config, hosts, HashEmbedder(), make_local_shards(config, 384))
     transport = httpx.ASGITransport(app=app)
-    async with AsyncEchoRay("http://t", transport=transport) as er:
+    chat_http = httpx.AsyncClient(transport=transport)
+    async with AsyncEchoRay("http://t", transport=transport, chat_http_client=chat_http) as er:
         yield er
+    await chat_http.aclose()
 
 
 async def test_memory_round_trip_and_typed_errors(client: AsyncEchoRay) -> None:
@@ -45,3 +47,16 @@ async def test_memory_round_trip_and_typed_errors(client: AsyncEchoRay) -> None:
     with pytest.raises(errors.UnprocessableEntityError):
         await client.memories.search("bad user!", "x")
     assert await client.memories.forget_user("alice") == 2
+
+
+async def test_feedback_on_an_answer(client: AsyncEchoRay) -> None:
+    await client.memories.add("bob", "Bob keeps bees on the roof")
+    reply = await client.chat.chat.completions.create(
+        model="fake", user="bob", messages=[{"role": "user", "content": "Where are my bees?"}]
+    )
+    rated = await client.feedback(reply.id, -1.0, comment="not helpful")
+    assert rated["request_id"] == reply.id and rated["memories_updated"] == 1
+    with pytest.raises(errors.NotFoundError):
+        await client.feedback("chatcmpl-never-seen", 1.0)
+    with pytest.raises(errors.UnprocessableEntityError):
+        await client.feedback(reply.id, 2.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -188,6 +189,34 @@ def test_experiences_and_patterns(store: LanceDBStore) -> None:
     assert stored.count == 4 and np.allclose(stored.centroid, 1.0)
     with pytest.raises(UnprocessableEntityError):
         store.upsert_patterns([pattern.model_copy(update={"centroid": np.ones(3)})])
+
+
+def test_an_experience_another_process_wrote_is_found(tmp_path: Path) -> None:
+    # Two shards' stores: the tenant's shard looks up what the user's shard recorded.
+    reader = LanceDBStore(str(tmp_path / "db"), 384)
+    writer = LanceDBStore(str(tmp_path / "db"), 384)
+    experience = Experience.build(
+        tenant="acme", user="bob", query="q", response="r", model="fake", latency_ms=1.0
+    )
+    with pytest.raises(NotFoundError):
+        reader.get_experience("acme", experience.id)
+    writer.append_experiences([experience])
+    assert reader.get_experience("acme", experience.id).user == "bob"
+    with pytest.raises(NotFoundError):
+        reader.get_experience("globex", experience.id)
+
+
+def test_a_store_with_read_consistency_survives_compaction_elsewhere(tmp_path: Path) -> None:
+    # What a shard actor sees when a compaction task removes the versions it had read.
+    shard = LanceDBStore(str(tmp_path / "db"), 384, read_consistency_interval_s=0.05)
+    shard.append([record("first", id="a")])
+    shard.append([record("second", id="b")])
+    other = LanceDBStore(str(tmp_path / "db"), 384)
+    other.append([record("third", id="c")])
+    with pytest.warns(UserWarning):  # cleanup of every older version, on purpose here
+        other.compact(keep_versions_s=0)
+    time.sleep(0.1)
+    assert {m.id for m in shard.get_many("acme", "alice", ["a", "b", "c"])} == {"a", "b", "c"}
 
 
 def test_limits_and_dimensions_are_enforced(tmp_path: Path) -> None:
