@@ -50,6 +50,14 @@ from echoray.memory.records import (
 )
 
 logger = logging.getLogger(__name__)
+_PER_USER_TABLES = (
+    schemas.MEMORIES,
+    schemas.ARCHIVE,
+    schemas.LINKS,
+    schemas.PATTERNS,
+    schemas.EXPERIENCES,
+    schemas.SESSIONS,
+)
 
 # Candidates fetched per wanted result when metadata is filtered after a LanceDB search.
 _OVERFETCH = 4
@@ -598,12 +606,27 @@ class LanceDBStore:
             yield from zip(*(batch.column(c).to_pylist() for c in _ID_KEY), strict=True)
 
     def compact(self, keep_versions_s: float) -> int:
-        """Compact every table's files, fold new rows into its indexes and drop versions
-        older than ``keep_versions_s``; returns how many tables were compacted."""
+        """Compact every table's files, create the per-user scalar indexes where missing,
+        fold new rows into the indexes and drop versions older than ``keep_versions_s``;
+        returns how many tables were compacted."""
         keep = timedelta(seconds=keep_versions_s)
+        self.ensure_scalar_indexes()
         for table in self._tables.values():
             table.optimize(cleanup_older_than=keep)
         return len(self._tables)
+
+    def ensure_scalar_indexes(self) -> None:
+        """A B-tree on ``user`` of every table a shard reads one user's rows from: without
+        it each such read (a user's memories by id, the archive move, the patterns) scans
+        the whole table, so consolidating every user would cost users x table size. Rows
+        added after the index are scanned too until ``compact`` folds them in."""
+        from lancedb.index import BTree
+
+        for name in _PER_USER_TABLES:
+            table = self._tables[name]
+            indexed = {tuple(index.columns) for index in table.list_indices()}
+            if ("user",) not in indexed and table.count_rows() > 0:
+                table.create_index("user", config=BTree())
 
     # --- experiences and patterns ------------------------------------------------------
 

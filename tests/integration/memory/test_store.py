@@ -219,6 +219,26 @@ def test_a_store_with_read_consistency_survives_compaction_elsewhere(tmp_path: P
     assert {m.id for m in shard.get_many("acme", "alice", ["a", "b", "c"])} == {"a", "b", "c"}
 
 
+def test_compaction_indexes_users_and_reads_still_find_every_row(tmp_path: Path) -> None:
+    store = LanceDBStore(str(tmp_path / "db"), 384)
+    store.append([record(f"note {i}", user=f"u{i % 3}", id=f"m{i}") for i in range(30)])
+    store.compact(keep_versions_s=60)
+    indexed = {
+        name: {tuple(i.columns) for i in store._tables[name].list_indices()}
+        for name in ("memories", "archive")
+    }
+    assert ("user",) in indexed["memories"]
+    assert indexed["archive"] == set()  # nothing to index yet: created once it has rows
+    store.append([record("added after the index", user="u1", id="late")])  # not indexed yet
+    found = store.get_many("acme", "u1", ["m1", "m4", "late", "m2"])
+    assert sorted(m.id for m in found) == ["late", "m1", "m4"]
+    assert store.archive("acme", "u1", ["m1", "late"]) == ["m1", "late"]
+    store.compact(keep_versions_s=60)  # the archive has rows now
+    assert ("user",) in {tuple(i.columns) for i in store._tables["archive"].list_indices()}
+    assert [m.id for m in store.list_archive("acme", "u1")] in (["late", "m1"], ["m1", "late"])
+    assert store.count() == 29
+
+
 def test_limits_and_dimensions_are_enforced(tmp_path: Path) -> None:
     store = LanceDBStore(str(tmp_path / "db"), 384, limits=MemoryConfig(max_batch=2))
     with pytest.raises(PayloadTooLargeError):
