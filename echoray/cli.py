@@ -83,7 +83,13 @@ def _serve(args: argparse.Namespace) -> int:
     _start_ray(args.address)
     stop = _install_stop_handlers()
     try:
-        serve.start(http_options={"host": config.server.host, "port": config.server.port})
+        serve.start(
+            http_options={
+                "host": config.server.host,
+                "port": config.server.port,
+                "request_timeout_s": config.limits.request_timeout_s,
+            }
+        )
         serve.run(application, name=APP_NAME, route_prefix="/", blocking=False)
         base = f"http://{config.server.host}:{config.server.port}"
         print("echoray: deployed; loading models (the very first start converts one, ~30 s)…")

@@ -170,7 +170,12 @@ class LimitsConfig(_Strict):
     max_tokens: int = Field(2048, ge=1, description="Largest `max_tokens` a request may ask.")
     default_max_tokens: int = Field(256, ge=1, description="`max_tokens` when omitted.")
     max_stop_sequences: int = Field(4, ge=0, description="Most stop strings per request.")
-    request_timeout_s: float = Field(300, gt=0, description="Longest a request may run.")
+    request_timeout_s: float = Field(
+        300,
+        gt=0,
+        description="Longest a request may run (Serve's http_options.request_timeout_s); "
+        "Serve answers 408 after it.",
+    )
 
 
 class ServerConfig(_Strict):
@@ -542,12 +547,16 @@ def app_args_from_serve_config(document: dict[str, Any]) -> dict[str, Any]:
     for app in applications:
         if app.get("import_path") == APP_IMPORT_PATH:
             args = copy.deepcopy(dict(app.get("args") or {}))
-            # Serve's own http_options say where HTTP listens; keep one source of truth.
+            # Serve's own http_options say where HTTP listens and how long a request may
+            # run; keep one source of truth.
             http = document.get("http_options") or {}
             server = args.setdefault("server", {})
             for key in ("host", "port"):
                 if key in http:
                     server.setdefault(key, http[key])
+            if "request_timeout_s" in http:
+                limits = args.setdefault("limits", {})
+                limits.setdefault("request_timeout_s", http["request_timeout_s"])
             return args
     raise ConfigError(f"no application with import_path {APP_IMPORT_PATH!r} in the config")
 

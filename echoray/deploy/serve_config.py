@@ -110,7 +110,11 @@ def make_serve_config(config: EchoRayConfig, deploy: DeployConfig) -> dict[str, 
     """The Serve config document (the structure of ``deployments/local.yaml``)."""
     return {
         "proxy_location": "EveryNode",
-        "http_options": {"host": "0.0.0.0", "port": SERVE_PORT},
+        "http_options": {
+            "host": "0.0.0.0",
+            "port": SERVE_PORT,
+            "request_timeout_s": config.limits.request_timeout_s,
+        },
         "applications": [
             {
                 "name": APP_NAME,

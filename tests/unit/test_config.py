@@ -29,6 +29,14 @@ def test_local_yaml_is_a_serve_config_with_our_args() -> None:
     assert (config.server.host, config.server.port) == ("127.0.0.1", 8000)
 
 
+def test_serve_request_timeout_is_the_limits_one(tmp_path: Path) -> None:
+    text = (REPO / "deployments" / "local.yaml").read_text()
+    assert "request_timeout_s: 300" in text
+    changed = tmp_path / "serve.yaml"
+    changed.write_text(text.replace("request_timeout_s: 300", "request_timeout_s: 42"))
+    assert load_config(changed, environ={}).limits.request_timeout_s == 42
+
+
 def test_env_overrides_nested_values_and_list_items() -> None:
     environ = {
         "ECHORAY_SERVER__PORT": "8123",

@@ -145,9 +145,11 @@ class Recorder:
         if request.url.path == "/v1/memories/batch":
             body = json.loads(request.content)
             return httpx.Response(200, json={"inserted": len(body["memories"]), "existing": 0})
+        run = {"run_id": "r1", "state": "running", "tenant": None, "shards": [], "counts": {}}
         if request.url.path == "/v1/admin/consolidate":
-            run = {"run_id": "r1", "state": "done", "tenant": None, "shards": [], "counts": {}}
             return httpx.Response(200, json=run)
+        if request.url.path == "/v1/admin/consolidation":  # the job polls until it is done
+            return httpx.Response(200, json={"running": [], "history": [{**run, "state": "done"}]})
         return httpx.Response(404, json={"error": {"message": "not here"}})
 
 
@@ -190,13 +192,15 @@ def test_the_consolidate_job_as_rendered_asks_the_service_with_the_admin_key(
 ) -> None:
     rayjob = rayjob_of(committed, "consolidate")
     args = parse("consolidate", rayjob, pod_environ(driver_container(rayjob), JOB_SECRET))
+    args.progress_every = 0.01
     recorder = Recorder()
     run = run_job("consolidate", args, recorder)
     assert run["state"] == "done"
-    [request] = recorder.requests
-    assert str(request.url) == "http://echoray-serve-svc:8000/v1/admin/consolidate"
-    assert request.headers["authorization"] == f"Bearer {JOB_SECRET['consolidate-admin-key']}"
-    assert json.loads(request.content)["wait"] is True
+    start, poll = recorder.requests
+    assert str(start.url) == "http://echoray-serve-svc:8000/v1/admin/consolidate"
+    assert str(poll.url) == "http://echoray-serve-svc:8000/v1/admin/consolidation"
+    for request in (start, poll):
+        assert request.headers["authorization"] == f"Bearer {JOB_SECRET['consolidate-admin-key']}"
 
 
 def test_render_options_choose_the_source_the_user_and_the_names() -> None:
