@@ -225,11 +225,11 @@ class MemoryChat:
         key = (turn.tenant, experience_id(turn.prepared.request_id))
         self._background.add(task)
         self._captures[key] = task
-        task.add_done_callback(self._background.discard)
-        task.add_done_callback(lambda done: self._forget_capture(key, done))
+        task.add_done_callback(lambda done: self._capture_done(key, done))
         return trace(state)
 
-    def _forget_capture(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+    def _capture_done(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
         if self._captures.get(key) is task:  # not a later chat that reused the request id
             del self._captures[key]
 

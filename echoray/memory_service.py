@@ -180,7 +180,7 @@ class MemoryService:
         )
         archived = [
             ArchivedMemoryOut(
-                **_out(e.record).model_dump(), archived_at=e.archived_at, archive_reason=e.reason
+                **_fields(e.record), archived_at=e.archived_at, archive_reason=e.reason
             )
             for e in entries
         ]
@@ -212,21 +212,10 @@ class MemoryService:
 
 
 def _out(record: MemoryRecord) -> MemoryOut:
-    return MemoryOut(
-        id=record.id,
-        user=record.user,
-        session=record.session,
-        kind=record.kind,
-        text=record.text,
-        created_at=record.created_at,
-        last_accessed=record.last_accessed,
-        access_count=record.access_count,
-        importance=record.importance,
-        valence=record.valence,
-        arousal=record.arousal,
-        dominance=record.dominance,
-        strength=record.strength,
-        pinned=record.pinned,
-        sources=list(record.sources),
-        metadata=record.metadata,
-    )
+    return MemoryOut(**_fields(record))
+
+
+def _fields(record: MemoryRecord) -> dict[str, Any]:
+    """What ``MemoryOut`` shows of a record: its fields of the same names (not the vector
+    or the tenant)."""
+    return {name: getattr(record, name) for name in MemoryOut.model_fields}

@@ -26,6 +26,7 @@ from echoray.jobs.progress import (
     EXIT_OK,
     JobFailed,
     add_connection_options,
+    add_progress_option,
     format_duration,
     format_table,
     print_summary,
@@ -142,12 +143,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-wait", action="store_true", help="return once the run started (prints its id)"
     )
-    parser.add_argument(
-        "--progress-every",
-        type=float,
-        default=5.0,
-        help="seconds between progress lines while waiting (default 5)",
-    )
+    add_progress_option(parser, 5.0, " while waiting")
     add_connection_options(parser, environ)
     parser.add_argument(
         "--wait-timeout",

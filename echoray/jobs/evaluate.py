@@ -34,6 +34,7 @@ from echoray.jobs.progress import (
     JobInputError,
     Progress,
     add_connection_options,
+    add_progress_option,
     format_table,
     print_summary,
     run_main,
@@ -222,12 +223,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     parser.add_argument("--max-samples", type=int, help="only the first N samples")
     parser.add_argument("--max-questions", type=int, help="at most N questions per sample")
-    parser.add_argument(
-        "--progress-every",
-        type=float,
-        default=2.0,
-        help="seconds between progress lines (default 2)",
-    )
+    add_progress_option(parser, 2.0)
     add_connection_options(parser, environ)
     return parser
 

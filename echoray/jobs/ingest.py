@@ -39,6 +39,7 @@ from echoray.jobs.progress import (
     JobInputError,
     Progress,
     add_connection_options,
+    add_progress_option,
     print_summary,
     run_main,
     with_retries,
@@ -431,12 +432,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         type=Path,
         help="write every rejected row (row number and reason) to this JSON-lines file",
     )
-    parser.add_argument(
-        "--progress-every",
-        type=float,
-        default=2.0,
-        help="seconds between progress lines (default 2)",
-    )
+    add_progress_option(parser, 2.0)
     add_connection_options(parser, environ)
     return parser
 

@@ -68,6 +68,16 @@ def add_connection_options(parser: argparse.ArgumentParser, environ: Mapping[str
     )
 
 
+def add_progress_option(parser: argparse.ArgumentParser, every_s: float, what: str = "") -> None:
+    """``--progress-every``: seconds between progress lines (``what``: when they print)."""
+    parser.add_argument(
+        "--progress-every",
+        type=float,
+        default=every_s,
+        help=f"seconds between progress lines{what} (default %(default)s)",
+    )
+
+
 def format_duration(seconds: float) -> str:
     """``42s``, ``3m05s``, ``2h07m``."""
     seconds = max(0, round(seconds))
