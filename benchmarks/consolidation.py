@@ -142,7 +142,7 @@ def _finished(run: dict[str, Any], seconds: float) -> dict[str, Any]:
 
 async def _in_process(folder: Path, workers: int) -> dict[str, Any]:
     from echoray.embeddings import HashEmbedder
-    from echoray.local import make_local_consolidation, make_local_shards
+    from echoray.services.local import make_local_consolidation, make_local_shards
 
     config = _config(folder, workers)
     shards = make_local_shards(config, DIMENSION)
@@ -160,8 +160,8 @@ def _on_ray(folder: Path, workers: int) -> dict[str, Any]:
 
     import ray
 
-    from echoray.learning.consolidator import start_consolidator
-    from echoray.memory.shard import start_shards
+    from echoray.serve.consolidator import start_consolidator
+    from echoray.serve.shard import start_shards
 
     config = _config(folder, workers)
     namespace = f"bench-{uuid.uuid4().hex[:8]}"

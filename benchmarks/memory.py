@@ -346,8 +346,8 @@ async def _ingest(
     """Write ``texts`` through a fresh ``MemoryShardCore`` on LanceDB at ``folder``; the
     seconds of the whole write loop and of its phases (opening the store is not timed)."""
     from echoray.config import MemoryConfig
+    from echoray.memory.core import MemoryShardCore
     from echoray.memory.records import MemoryRecord
-    from echoray.memory.shard_core import MemoryShardCore
     from echoray.memory.store import LanceDBStore
 
     config = MemoryConfig()

@@ -1,6 +1,6 @@
 """``pipeline``: latency the memory pipeline adds to a chat completion over plain inference.
 
-Everything runs in this process (no Ray): the gateway app of :mod:`echoray.local` with one
+Everything runs in this process (no Ray): the gateway app of :mod:`echoray.services.local` with one
 ``FakeEngine`` model, the real MiniLM embedder and one memory shard on LanceDB under
 ``<out>/pipeline``. Before anything is timed, the user ``bench-user`` gets 10,000 memories:
 synthetic chat-like texts, embedded with MiniLM, written straight through
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
     from echoray.config import EchoRayConfig
     from echoray.embeddings import MiniLMEmbedder
-    from echoray.memory.shard_core import MemoryShardCore
+    from echoray.memory.core import MemoryShardCore
 
 NAME = "pipeline"
 DIMENSION = 384
@@ -461,10 +461,10 @@ async def time_captures(
 ) -> dict[str, list[float]]:
     """Milliseconds of ``CognitiveProcessor.capture`` per prepared chat, one at a time, and
     the longest event-loop stall during each (the shard is called on the loop)."""
-    from echoray.embedding_service import LocalEmbeddingClient
-    from echoray.local import make_local_processor
-    from echoray.memory_service import LocalShards
-    from echoray.protocol import EchoOptions
+    from echoray.protocol.openai import EchoOptions
+    from echoray.services.embeddings import LocalEmbeddingClient
+    from echoray.services.local import make_local_processor
+    from echoray.services.memories import LocalShards
 
     processor = make_local_processor(
         config, hosts, LocalShards(shards), LocalEmbeddingClient(embedder)
@@ -502,7 +502,7 @@ async def _measure(
     import httpx
     import openai
 
-    from echoray.local import make_local_app, make_local_hosts, make_local_shards
+    from echoray.services.local import make_local_app, make_local_hosts, make_local_shards
 
     tenant = config.auth.default_tenant
     shards = make_local_shards(config, DIMENSION)

@@ -35,8 +35,8 @@ from echoray.evaluation.locomo import (
 
 if TYPE_CHECKING:
     from echoray.config import MemoryConfig
+    from echoray.memory.core import MemoryShardCore
     from echoray.memory.records import MemoryRecord
-    from echoray.memory.shard_core import MemoryShardCore
 
 __all__ = [
     "TURN_SPACING_S",
@@ -109,7 +109,7 @@ class EchoRayRetriever:
 
     def index(self, memories: Sequence[Memory]) -> None:
         """Write one sample's memories into a fresh core, replacing the previous one."""
-        from echoray.memory.shard_core import MemoryShardCore
+        from echoray.memory.core import MemoryShardCore
         from echoray.memory.store import LanceDBStore
 
         self._drop()

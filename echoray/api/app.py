@@ -13,18 +13,14 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 from echoray import __version__
-from echoray.api.admin_routes import ConsolidationControl, admin_router
 from echoray.api.auth import Authenticator
 from echoray.api.errors import install_error_handlers, sse_error
-from echoray.api.memory_routes import memory_router
 from echoray.api.middleware import RequestContextMiddleware
+from echoray.api.routes.admin import ConsolidationControl, admin_router
+from echoray.api.routes.memories import memory_router
 from echoray.config import EchoRayConfig
-from echoray.embedding_service import EmbeddingsService
 from echoray.errors import NotFoundError
-from echoray.memory_chat import MemoryChat
-from echoray.memory_service import MemoryService
-from echoray.metrics import GatewayMetrics
-from echoray.protocol import (
+from echoray.protocol.openai import (
     ChatCompletionRequest,
     CompletionRequest,
     EmbeddingRequest,
@@ -33,7 +29,11 @@ from echoray.protocol import (
     ModelCard,
     ModelList,
 )
-from echoray.serving import OpenAIService
+from echoray.services.chat import OpenAIService
+from echoray.services.embeddings import EmbeddingsService
+from echoray.services.memories import MemoryService
+from echoray.services.memory_chat import MemoryChat
+from echoray.services.metrics import GatewayMetrics
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 

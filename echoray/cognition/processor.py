@@ -33,13 +33,13 @@ from echoray.cognition.pipeline import run_stages, with_deadline
 from echoray.cognition.resonance import resonate
 from echoray.cognition.state import Candidate, CognitiveState, Message, PatternMatch, take_query
 from echoray.config import CognitionConfig
-from echoray.embedding_service import EmbeddingClient
 from echoray.errors import UnprocessableEntityError
+from echoray.memory.core import ChatRecall
 from echoray.memory.records import Experience, MemoryRecord, Pattern
 from echoray.memory.safe import IDENTIFIER_PATTERN, validate_identifier
-from echoray.memory.shard_core import ChatRecall
-from echoray.memory_service import ShardBackend
-from echoray.protocol import EchoOptions, FeedbackRequest, FeedbackResponse
+from echoray.protocol.openai import EchoOptions, FeedbackRequest, FeedbackResponse
+from echoray.services.embeddings import EmbeddingClient
+from echoray.services.memories import ShardBackend
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import uuid
 
 from echoray.engines.base import GenerationRequest, SamplingParams
 from echoray.learning.consolidation import Summarize
-from echoray.serving import ModelClient
+from echoray.services.chat import ModelClient
 
 SUMMARY_TOKENS = 96
 

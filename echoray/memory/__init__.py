@@ -11,6 +11,6 @@
 - ``hashing``: which shard owns a (tenant, user).
 - ``bench``: search latency of the working set against a numpy scan.
 
-Only ``memory/shard*`` wraps these in Ray actors. Nothing here imports lancedb at import
+Only ``echoray.serve.shard`` wraps these in Ray actors. Nothing here imports lancedb at import
 time: ``LanceDBStore`` imports it in its constructor.
 """

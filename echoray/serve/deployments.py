@@ -1,7 +1,7 @@
 """Serve deployments: thin wrappers that put plain echoray objects on Ray (serve layer).
 
 ``InferenceServer`` hosts one engine (one deployment per configured model).
-``Gateway`` is the ingress: it builds the same FastAPI app as ``echoray.local``, with
+``Gateway`` is the ingress: it builds the same FastAPI app as ``echoray.services.local``, with
 model clients that call the inference deployments through their handles.
 """
 
@@ -23,21 +23,21 @@ from echoray.api.app import make_app
 from echoray.api.errors import unwrap
 from echoray.cognition.processor import CognitiveProcessor, ModelLimits, Prepared
 from echoray.config import EchoRayConfig, EmbeddingsConfig, ModelSpec
-from echoray.embedding_service import EmbeddingsService
 from echoray.embeddings import MINILM_DIMENSION, Embedder, make_embedder
 from echoray.engines.base import GenerationChunk, GenerationRequest
 from echoray.engines.factory import make_engine
 from echoray.engines.host import EngineHost
+from echoray.engines.streams import coalesce
 from echoray.engines.tokens import load_token_counter
 from echoray.errors import EngineError, ModelNotReadyError
-from echoray.learning.consolidator import RayConsolidation, start_consolidator
-from echoray.memory.shard import ShardClient, start_shards
-from echoray.memory_chat import MemoryChat
-from echoray.memory_service import MemoryService
-from echoray.metrics import GatewayMetrics
-from echoray.protocol import EchoOptions, FeedbackRequest, FeedbackResponse
-from echoray.serving import ModelClient, OpenAIService
-from echoray.streams import coalesce
+from echoray.protocol.openai import EchoOptions, FeedbackRequest, FeedbackResponse
+from echoray.serve.consolidator import RayConsolidation, start_consolidator
+from echoray.serve.shard import ShardClient, start_shards
+from echoray.services.chat import ModelClient, OpenAIService
+from echoray.services.embeddings import EmbeddingsService
+from echoray.services.memories import MemoryService
+from echoray.services.memory_chat import MemoryChat
+from echoray.services.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
 

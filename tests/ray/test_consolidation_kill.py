@@ -14,10 +14,10 @@ import pytest
 import ray
 
 from echoray.config import config_from_args
-from echoray.learning.consolidator import start_consolidator
 from echoray.memory.records import MemoryFilter, utc_now
-from echoray.memory.shard import ShardClient, start_shards
 from echoray.memory.store import LanceDBStore
+from echoray.serve.consolidator import start_consolidator
+from echoray.serve.shard import ShardClient, start_shards
 from tests.unit.memory.factory import EMBEDDER, record
 
 pytestmark = pytest.mark.ray

@@ -13,7 +13,7 @@ import ray
 from echoray.config import config_from_args
 from echoray.memory.hashing import shard_for
 from echoray.memory.records import MemoryFilter
-from echoray.memory.shard import ShardClient, start_shards
+from echoray.serve.shard import ShardClient, start_shards
 from tests.unit.memory.factory import EMBEDDER, record
 
 pytestmark = pytest.mark.ray

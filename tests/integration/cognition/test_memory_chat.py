@@ -13,8 +13,8 @@ import openai
 import pytest
 
 from echoray.embeddings import HashEmbedder
-from echoray.local import make_local_app, make_local_hosts, make_local_shards
-from echoray.memory.shard_core import MemoryShardCore
+from echoray.memory.core import MemoryShardCore
+from echoray.services.local import make_local_app, make_local_hosts, make_local_shards
 from tests.helpers import asgi_clients, fake_config
 
 KEYS = {"key-acme": "acme", "key-globex": "globex"}

@@ -14,7 +14,7 @@ import pytest
 from echoray.embeddings import HashEmbedder
 from echoray.jobs import consolidate as job
 from echoray.jobs.progress import JobFailed, format_table
-from echoray.local import make_local_app, make_local_hosts, make_local_shards
+from echoray.services.local import make_local_app, make_local_hosts, make_local_shards
 from tests.helpers import fake_config
 from tests.integration.jobs.conftest import Server, count
 

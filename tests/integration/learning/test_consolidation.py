@@ -13,10 +13,10 @@ from echoray.config import EchoRayConfig
 from echoray.learning.consolidation import ShardBusyError, consolidate_shard
 from echoray.learning.forgetting import FORGOTTEN
 from echoray.learning.merging import MERGED_KEY
-from echoray.local import make_local_consolidation, make_local_shards
+from echoray.memory.core import MemoryShardCore
 from echoray.memory.records import Experience, MemoryFilter, MemoryRecord
-from echoray.memory.shard_core import MemoryShardCore
-from echoray.memory_service import LocalShards
+from echoray.services.local import make_local_consolidation, make_local_shards
+from echoray.services.memories import LocalShards
 from tests.unit.memory.factory import EMBEDDER, EPOCH, record
 
 NOW = EPOCH + timedelta(days=400)

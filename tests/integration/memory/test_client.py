@@ -10,7 +10,7 @@ import pytest
 from echoray import errors
 from echoray.client import AsyncEchoRay
 from echoray.embeddings import HashEmbedder
-from echoray.local import make_local_app, make_local_hosts, make_local_shards
+from echoray.services.local import make_local_app, make_local_hosts, make_local_shards
 from tests.helpers import fake_config
 
 

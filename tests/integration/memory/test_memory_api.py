@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from echoray.embeddings import HashEmbedder
-from echoray.local import make_local_app, make_local_hosts, make_local_shards
+from echoray.services.local import make_local_app, make_local_hosts, make_local_shards
 from tests.helpers import fake_config
 
 KEYS = {"key-acme": "acme", "key-globex": "globex"}

@@ -9,8 +9,8 @@ import pytest
 
 from echoray.config import MemoryConfig
 from echoray.errors import NotFoundError
+from echoray.memory.core import MemoryShardCore
 from echoray.memory.records import MemoryFilter, MemoryPatch
-from echoray.memory.shard_core import MemoryShardCore
 from echoray.memory.store import LanceDBStore
 from tests.unit.memory.factory import CORPUS, EMBEDDER, record
 

@@ -12,8 +12,8 @@ from echoray.cognition.processor import (
     match_pattern,
 )
 from echoray.config import CognitionConfig
+from echoray.memory.core import ChatRecall, Recalled
 from echoray.memory.records import MemoryRecord, Pattern, Why
-from echoray.memory.shard_core import ChatRecall, Recalled
 from tests.unit.cognition.factory import NOW, at_cosine, vec
 
 

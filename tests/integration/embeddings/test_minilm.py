@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from echoray.embeddings import MiniLMEmbedder
-from echoray.local import make_local_app, make_local_hosts
+from echoray.services.local import make_local_app, make_local_hosts
 from tests.helpers import asgi_clients, fake_config
 
 pytestmark = pytest.mark.model

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from echoray.memory_protocol import (
+from echoray.protocol.memory import (
     ArchiveList,
     DeletedResponse,
     LinksResponse,
@@ -23,7 +23,7 @@ from echoray.memory_protocol import (
     MemorySearchRequest,
     MemorySearchResponse,
 )
-from echoray.memory_service import MemoryService
+from echoray.services.memories import MemoryService
 
 _ID = r"^[A-Za-z0-9._:@+=-]{1,128}$"
 User = Annotated[str, Query(pattern=_ID, description="The user the memories belong to.")]

@@ -14,8 +14,7 @@ from typing import Any, Protocol
 from echoray.config import LimitsConfig
 from echoray.engines.base import GenerationChunk, GenerationRequest, SamplingParams
 from echoray.errors import ModelNotFoundError, UnprocessableEntityError
-from echoray.metrics import GatewayMetrics
-from echoray.protocol import (
+from echoray.protocol.openai import (
     AssistantMessage,
     ChatChoice,
     ChatChunkChoice,
@@ -30,6 +29,7 @@ from echoray.protocol import (
     ModelList,
     Usage,
 )
+from echoray.services.metrics import GatewayMetrics
 
 
 class ModelClient(Protocol):

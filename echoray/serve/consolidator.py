@@ -23,7 +23,7 @@ from echoray.embeddings import MINILM_DIMENSION, Embedder, make_embedder
 from echoray.learning.consolidation import Summarize, consolidate_shard
 from echoray.learning.scheduler import ConsolidationScheduler
 from echoray.memory.records import utc_now
-from echoray.memory.shard import NAMESPACE, ShardClient, shard_name, storage_key
+from echoray.serve.shard import NAMESPACE, ShardClient, shard_name, storage_key
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """``MemoryShardCore``: one shard's memory — durable store, RAM working set, link graph,
 short-term sessions and group commit — as plain Python (memory layer, no Ray).
 
-The ``MemoryShard`` Ray actor (``shard.py``) only wraps this, so the behaviour is tested
+The ``MemoryShard`` Ray actor (``echoray.serve.shard``) only wraps this, so the behaviour is tested
 without a cluster. LanceDB is the truth: the working set and graph are rebuilt from it at
 start (only the (tenant, user) pairs this shard owns), and a write is acknowledged only
 after its group commit returned. Appends are idempotent on (tenant, user, id), so a

@@ -3,7 +3,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from echoray.streams import coalesce
+from echoray.engines.streams import coalesce
 
 
 async def burst_then_slow() -> AsyncIterator[int]:

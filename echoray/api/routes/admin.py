@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from echoray.api.auth import Authenticator
-from echoray.memory_protocol import ConsolidateRequest
+from echoray.protocol.memory import ConsolidateRequest
 
 
 class ConsolidationControl(Protocol):

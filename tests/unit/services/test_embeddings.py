@@ -7,7 +7,7 @@ import openai
 import pytest
 
 from echoray.embeddings import HashEmbedder
-from echoray.local import make_local_app, make_local_hosts
+from echoray.services.local import make_local_app, make_local_hosts
 from tests.helpers import asgi_clients, fake_config
 
 

@@ -30,8 +30,7 @@ from echoray.cognition.processor import Prepared, experience_id
 from echoray.cognition.trace import trace
 from echoray.engines.base import GenerationRequest
 from echoray.errors import EchoRayError
-from echoray.metrics import GatewayMetrics
-from echoray.protocol import (
+from echoray.protocol.openai import (
     ChatCompletionChunk,
     ChatCompletionRequest,
     ChatCompletionResponse,
@@ -39,7 +38,8 @@ from echoray.protocol import (
     FeedbackRequest,
     FeedbackResponse,
 )
-from echoray.serving import OpenAIService
+from echoray.services.chat import OpenAIService
+from echoray.services.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
 

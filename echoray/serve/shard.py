@@ -26,6 +26,7 @@ from threadpoolctl import ThreadpoolController
 from echoray.config import EchoRayConfig, MemoryConfig
 from echoray.embeddings import MINILM_DIMENSION
 from echoray.errors import ServiceUnavailableError, unwrap_remote
+from echoray.memory.core import ChatRecall, MemoryShardCore, Merged
 from echoray.memory.hashing import shard_for
 from echoray.memory.records import (
     ArchivedMemory,
@@ -40,7 +41,6 @@ from echoray.memory.records import (
     Turn,
     TurnRole,
 )
-from echoray.memory.shard_core import ChatRecall, MemoryShardCore, Merged
 from echoray.memory.store import AppendResult, LanceDBStore
 
 log = logging.getLogger(__name__)

@@ -17,19 +17,19 @@ from fastapi import FastAPI
 from echoray.api.app import make_app
 from echoray.cognition.processor import CognitiveProcessor, ModelLimits
 from echoray.config import EchoRayConfig
-from echoray.embedding_service import EmbeddingsService, LocalEmbeddingClient
 from echoray.embeddings import Embedder
 from echoray.engines.factory import make_engine
 from echoray.engines.host import EngineHost
 from echoray.learning.consolidation import ShardReport, consolidate_shard
 from echoray.learning.scheduler import ConsolidationScheduler, SchedulerControl
 from echoray.learning.summarize import model_summarizer
+from echoray.memory.core import MemoryShardCore
 from echoray.memory.records import utc_now
-from echoray.memory.shard_core import MemoryShardCore
-from echoray.memory_chat import MemoryChat
-from echoray.memory_service import LocalShards, MemoryService
-from echoray.metrics import GatewayMetrics
-from echoray.serving import ModelClient, OpenAIService
+from echoray.services.chat import ModelClient, OpenAIService
+from echoray.services.embeddings import EmbeddingsService, LocalEmbeddingClient
+from echoray.services.memories import LocalShards, MemoryService
+from echoray.services.memory_chat import MemoryChat
+from echoray.services.metrics import GatewayMetrics
 
 
 def make_local_hosts(config: EchoRayConfig) -> dict[str, EngineHost]:

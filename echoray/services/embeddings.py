@@ -15,7 +15,12 @@ import numpy as np
 from echoray.config import EmbeddingsConfig
 from echoray.embeddings import Embedder
 from echoray.errors import ModelNotFoundError, UnprocessableEntityError
-from echoray.protocol import EmbeddingData, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage
+from echoray.protocol.openai import (
+    EmbeddingData,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    EmbeddingUsage,
+)
 
 
 class EmbeddingClient(Protocol):

@@ -11,7 +11,7 @@ from echoray.config import (
 )
 from echoray.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_default_config_serves_the_embedded_model() -> None:

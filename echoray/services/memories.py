@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from echoray.config import MemoryConfig
-from echoray.embedding_service import EmbeddingClient
 from echoray.errors import NotFoundError
+from echoray.memory.core import MemoryShardCore
 from echoray.memory.hashing import shard_for
 from echoray.memory.records import (
     ArchivedMemory,
@@ -28,8 +28,7 @@ from echoray.memory.records import (
     new_memory_id,
     utc_now,
 )
-from echoray.memory.shard_core import MemoryShardCore
-from echoray.memory_protocol import (
+from echoray.protocol.memory import (
     ArchivedMemoryOut,
     ArchiveList,
     DeletedResponse,
@@ -46,6 +45,7 @@ from echoray.memory_protocol import (
     MemorySearchResponse,
     SearchResult,
 )
+from echoray.services.embeddings import EmbeddingClient
 
 
 class ShardBackend(Protocol):
