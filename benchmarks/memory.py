@@ -387,7 +387,7 @@ async def _ingest(
         phases["records"] += time.perf_counter() - mark
         if pending is not None:
             await settle(pending, batch)
-        pending = asyncio.create_task(core.add(records))
+        pending = asyncio.create_task(core.add(TENANT, USER, records))
         await asyncio.sleep(0)  # let the add start before the next embedding
     if pending is not None:
         await settle(pending, len(texts) - (len(texts) - 1) // batch * batch)

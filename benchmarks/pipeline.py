@@ -384,7 +384,7 @@ async def prefill(
             )
             for i in range(start, min(start + batch, len(texts)))
         ]
-        await shard.add(records)
+        await shard.add(tenant, USER, records)
 
 
 # --- timing ----------------------------------------------------------------------------------
@@ -462,9 +462,7 @@ async def time_captures(
     """Milliseconds of ``CognitiveProcessor.capture`` per prepared chat, one at a time, and
     the longest event-loop stall during each (the shard is called on the loop)."""
     from echoray.protocol.openai import EchoOptions
-    from echoray.services.embeddings import LocalEmbeddingClient
-    from echoray.services.local import make_local_processor
-    from echoray.services.memories import LocalShards
+    from echoray.services.local import LocalEmbeddingClient, LocalShards, make_local_processor
 
     processor = make_local_processor(
         config, hosts, LocalShards(shards), LocalEmbeddingClient(embedder)

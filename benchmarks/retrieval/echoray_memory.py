@@ -104,7 +104,7 @@ class EchoRayRetriever:
         for _, grouped in itertools.groupby(records, key=lambda record: record.session):
             session = list(grouped)
             for start in range(0, len(session), step):
-                await core.add(session[start : start + step])
+                await core.add(TENANT, USER, session[start : start + step])
         await core.close()
 
     def index(self, memories: Sequence[Memory]) -> None:
@@ -129,7 +129,7 @@ class EchoRayRetriever:
         if self._core is None or k < 1:
             return []
         vector = self._embedder.embed([query])[0]
-        hits = self._core.search(TENANT, MemoryFilter(user=USER), vector, query, k)
+        hits = self._core.search(TENANT, USER, MemoryFilter(user=USER), vector, query, k)
         return [self._dia_ids[hit.id] for hit in hits]
 
     def _drop(self) -> None:

@@ -7,7 +7,7 @@ coherent set and fit it into the token budget. ``capture`` runs after the answer
 response path: the experience, the session turns and the user's turn as an episodic
 memory. ``feedback`` moves the strength of the memories an answer used.
 
-Plain Python over a ``ShardBackend`` and an ``EmbeddingClient``: the Serve deployment
+Plain Python over ``Shards`` and an ``EmbeddingClient``: the Serve deployment
 (``echoray.serve``) and the in-process app wrap the same object. Memory failures never
 fail a chat: the embedding and the shard call run under ``memory_deadline_ms``; past it, or
 on an error, the request goes on without memory and ``state.degraded`` says why.
@@ -33,13 +33,13 @@ from echoray.cognition.pipeline import run_stages, with_deadline
 from echoray.cognition.resonance import resonate
 from echoray.cognition.state import Candidate, CognitiveState, Message, PatternMatch, take_query
 from echoray.config import CognitionConfig
+from echoray.embeddings import EmbeddingClient
 from echoray.errors import UnprocessableEntityError
-from echoray.memory.core import ChatRecall
-from echoray.memory.records import Experience, MemoryRecord, Pattern
+from echoray.memory.api import Shards
+from echoray.memory.hashing import shard_for
+from echoray.memory.records import ChatRecall, Experience, MemoryRecord, Pattern, TurnRole
 from echoray.memory.safe import IDENTIFIER_PATTERN, validate_identifier
 from echoray.protocol.openai import EchoOptions, FeedbackRequest, FeedbackResponse
-from echoray.services.embeddings import EmbeddingClient
-from echoray.services.memories import ShardBackend
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class CognitiveProcessor:
     def __init__(
         self,
         config: CognitionConfig,
-        shards: ShardBackend,
+        shards: Shards,
         embeddings: EmbeddingClient,
         models: Mapping[str, Callable[[], ModelLimits]],
         *,
@@ -170,12 +170,7 @@ class CognitiveProcessor:
             if state.query_vector is None or not (options.memory or options.write):
                 return
             recall = await with_deadline(
-                self._shards.call(
-                    tenant,
-                    user,
-                    "recall_for_chat",
-                    tenant,
-                    user,
+                self._shards.for_user(tenant, user).recall_for_chat(
                     state.session,
                     state.query_vector,
                     state.query,
@@ -295,13 +290,10 @@ class CognitiveProcessor:
             **(affect.as_dict() if affect is not None else {}),
             sources=[experience.id],
         )
-        turns = (
-            [("user", state.query), ("assistant", answer)] if answer else [("user", state.query)]
-        )
-        await self._shards.call(
-            state.tenant,
-            state.user,
-            "capture",
+        turns: list[tuple[TurnRole, str]] = [("user", state.query)]
+        if answer:
+            turns.append(("assistant", answer))
+        await self._shards.for_user(state.tenant, state.user).capture(
             experience,
             memory,
             turns,
@@ -316,15 +308,9 @@ class CognitiveProcessor:
         """
         exchange = experience_id(request.request_id)
         # Experiences live in one table every shard reads: any shard can find the user.
-        found: Experience = await self._shards.call(
-            tenant, tenant, "find_experience", tenant, exchange
-        )
-        _, changed = await self._shards.call(
-            tenant,
-            found.user,
-            "apply_feedback",
-            tenant,
-            found.user,
+        lookup = self._shards.shard(shard_for(tenant, tenant, self._shards.num_shards))
+        found = await lookup.find_experience(tenant, exchange)
+        _, changed = await self._shards.for_user(tenant, found.user).apply_feedback(
             exchange,
             request.score,
             request.comment,

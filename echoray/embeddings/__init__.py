@@ -97,6 +97,18 @@ class HashEmbedder:
         return sum(len(_WORD.findall(text)) for text in texts)
 
 
+class EmbeddingClient(Protocol):
+    """What the gateway needs of the embedding model."""
+
+    async def embed(self, texts: list[str]) -> tuple[np.ndarray, int]:
+        """Vectors [n, dimension] (unit rows) and the tokens read."""
+        ...
+
+    async def info(self) -> dict[str, Any]: ...
+
+    async def is_ready(self) -> bool: ...
+
+
 def make_embedder(config: EmbeddingsConfig) -> Embedder:
     """The embedder named by ``config.kind``."""
     if config.kind == "hash":

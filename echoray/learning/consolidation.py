@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +43,7 @@ from echoray.learning.reflection import (
     source_links,
     summary_prompt,
 )
+from echoray.memory.api import Shards
 from echoray.memory.hashing import shard_for
 from echoray.memory.records import Experience, Link, MemoryRecord, Turn
 from echoray.memory.store import LanceDBStore
@@ -58,14 +59,6 @@ _WRITE_BATCH = 256  # groups or reflections written in one shard call
 Embed = Callable[[list[str]], Awaitable[np.ndarray]]
 Summarize = Callable[[str], Awaitable[str]]
 Owner = tuple[str, str]
-
-
-class ShardCalls(Protocol):
-    """How a run reaches the shards (``LocalShards`` in process, ``ShardClient`` on Ray)."""
-
-    async def call(self, tenant: str, user: str, method: str, *args: Any) -> Any: ...
-
-    async def call_shard(self, index: int, method: str, *args: Any) -> Any: ...
 
 
 class ShardBusyError(ServiceUnavailableError):
@@ -121,7 +114,7 @@ def read_shard(store: LanceDBStore, owns: Callable[[str, str], bool]) -> dict[Ow
 
 async def consolidate_shard(
     store: LanceDBStore,
-    shards: ShardCalls,
+    shards: Shards,
     *,
     shard_index: int,
     num_shards: int,
@@ -138,7 +131,8 @@ async def consolidate_shard(
         ShardBusyError: another run holds the shard's lease.
         ServiceUnavailableError: the shard stayed unreachable (the run can be repeated).
     """
-    if not await shards.call_shard(shard_index, "begin_consolidation", run_id, LEASE_S):
+    shard = shards.shard(shard_index)
+    if not await shard.begin_consolidation(run_id, LEASE_S):
         raise ShardBusyError(f"shard {shard_index} is being consolidated by another run")
     report = ShardReport(shard=shard_index)
     completed = False
@@ -160,14 +154,14 @@ async def consolidate_shard(
                 log.warning("consolidation of %s/%s: %s", owner_tenant, user, exc)
                 report.errors.append(f"{owner_tenant}/{user}: {exc.message}")
             report.users += 1
-            await shards.call_shard(shard_index, "begin_consolidation", run_id, LEASE_S)
+            await shard.begin_consolidation(run_id, LEASE_S)
             if config.pause_between_users_s:
                 await asyncio.sleep(config.pause_between_users_s)
         completed = True
         return report
     finally:
         try:
-            await shards.call_shard(shard_index, "end_consolidation", run_id, completed)
+            await shard.end_consolidation(run_id, completed)
         except Exception:  # the lease runs out by itself
             log.warning("could not release shard %d's lease", shard_index, exc_info=True)
 
@@ -177,7 +171,7 @@ class _UserRun:
 
     def __init__(
         self,
-        shards: ShardCalls,
+        shards: Shards,
         config: ConsolidationConfig,
         now: datetime,
         embed: Embed | None,
@@ -209,7 +203,7 @@ class _UserRun:
         for start in range(0, len(turns), _EMBED_BATCH):
             chunk = turns[start : start + _EMBED_BATCH]
             records = promoted_records(chunk, await self.embed([t.text for t in chunk]))
-            result = await self.shards.call(tenant, user, "add", records)
+            result = await self.shards.for_user(tenant, user).add(records)
             data.memories += records
             self.report.counts["promoted"] += len(result.inserted)
 
@@ -221,12 +215,7 @@ class _UserRun:
         for start in range(0, len(merges), _WRITE_BATCH):
             chunk = merges[start : start + _WRITE_BATCH]
             ids = {m.survivor.id for m in chunk}
-            await self.shards.call(
-                tenant,
-                user,
-                "merge_memories",
-                tenant,
-                user,
+            await self.shards.for_user(tenant, user).merge_memories(
                 [(m.survivor, m.merged) for m in chunk],
                 [k for k in links if k.src in ids or k.dst in ids],
             )
@@ -246,8 +235,9 @@ class _UserRun:
             links = [k for r, c in zip(records, chunk, strict=True) for k in source_links(r, c)]
             # Links first: a crash before the memories leaves links a repeat skips as
             # stored, never a reflection without its sources' links.
-            await self.shards.call(tenant, user, "link_memories", links)
-            result = await self.shards.call(tenant, user, "add", records)
+            shard = self.shards.for_user(tenant, user)
+            await shard.link_memories(links)
+            result = await shard.add(records)
             data.memories += records
             data.links += links
             self.report.counts["reflections"] += len(result.inserted)
@@ -276,15 +266,15 @@ class _UserRun:
             now=self.now,
         )
         if learned:
-            await self.shards.call(tenant, user, "set_patterns", tenant, user, learned)
+            await self.shards.for_user(tenant, user).set_patterns(learned)
         self.report.counts["patterns"] += len(learned)
 
     async def forget(self, tenant: str, user: str, data: UserData) -> None:
         ids = to_forget(data.memories, self.now, self.config)
         moved: list[str] = []
         for chunk in _chunks(ids, 256):
-            moved += await self.shards.call(
-                tenant, user, "archive_memories", tenant, user, chunk, FORGOTTEN, self.now
+            moved += await self.shards.for_user(tenant, user).archive_memories(
+                chunk, FORGOTTEN, self.now
             )
         gone = set(moved)
         data.memories = [m for m in data.memories if m.id not in gone]

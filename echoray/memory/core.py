@@ -19,7 +19,6 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, ParamSpec, TypeVar
@@ -38,49 +37,33 @@ from echoray.memory.recall import (
     temporal_links,
 )
 from echoray.memory.records import (
+    AppendResult,
     ArchivedMemory,
+    ChatRecall,
     Experience,
     Link,
     MemoryFilter,
     MemoryPatch,
     MemoryRecord,
+    Merged,
     Page,
     Pattern,
+    Recalled,
     SearchHit,
     Turn,
     TurnRole,
     Why,
 )
 from echoray.memory.short_term import ShortTermMemory
-from echoray.memory.store import AppendResult, LanceDBStore
+from echoray.memory.store import LanceDBStore
 from echoray.memory.working_set import WorkingSet
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 P = ParamSpec("P")
-# A combined survivor and the ids of the memories folded into it.
-Merged = tuple[MemoryRecord, list[str]]
 
 _RECENT_PER_SESSION = 16  # recent memories kept per session to make temporal links
 
-
-@dataclass(frozen=True)
-class Recalled:
-    """One memory recalled for the cognitive pipeline: the whole record, its fused recall
-    score and why it was recalled."""
-
-    record: MemoryRecord
-    score: float
-    why: Why
-
-
-@dataclass(frozen=True)
-class ChatRecall:
-    """What one chat request needs from its user's shard, fetched in one call."""
-
-    recalled: list[Recalled]
-    turns: list[Turn]
-    patterns: list[Pattern]
 
 
 def finishes_even_if_cancelled(
@@ -98,7 +81,11 @@ def finishes_even_if_cancelled(
 
 
 class MemoryShardCore:
-    """Everything one shard remembers; see the module docstring."""
+    """Everything one shard remembers; see the module docstring.
+
+    The methods of ``echoray.memory.api.ShardAPI`` take the tenant and the user first and
+    act only on that user's memories; those of ``ShardControl`` act on the whole shard.
+    """
 
     def __init__(
         self, store: LanceDBStore, config: MemoryConfig, shard_index: int = 0, num_shards: int = 1
@@ -157,15 +144,20 @@ class MemoryShardCore:
 
     # --- writes --------------------------------------------------------------------------
 
+    async def ping(self) -> int:
+        return self.shard_index
+
     @finishes_even_if_cancelled
-    async def add(self, records: Sequence[MemoryRecord]) -> AppendResult:
-        """Store ``records`` durably (group commit), then index and link them.
+    async def add(self, tenant: str, user: str, records: Sequence[MemoryRecord]) -> AppendResult:
+        """Store ``records`` (all of them the user's) durably (group commit), then index
+        and link them.
 
         Returns which ids were new and which already existed (a retried write). LanceDB
         reads and writes run in threads, so searches on this shard go on meanwhile; RAM
         state (working set, graph) only changes on the caller's thread. A cancelled call
         (its caller died) still finishes, so RAM never misses what LanceDB committed.
         """
+        _check_owner(tenant, user, records)
         inserted = {id(r) for r in await self._committer.submit(list(records)) or ()}
         # What this commit inserted from these very objects is stored as given; the rest
         # (already stored, or a same-key record of another writer in the same commit)
@@ -174,9 +166,7 @@ class MemoryShardCore:
         have = {r.key for r in stored}
         others = list(dict.fromkeys(r.id for r in records if r.key not in have))
         if others:
-            stored += await asyncio.to_thread(
-                self.store.get_many, records[0].tenant, records[0].user, others
-            )
+            stored += await asyncio.to_thread(self.store.get_many, tenant, user, others)
         fresh_ids = {r.id for r in stored} - self._indexed_ids(stored)
         fresh = [r for r in stored if r.id in fresh_ids]
         if fresh:
@@ -279,6 +269,9 @@ class MemoryShardCore:
     def get(self, tenant: str, user: str, memory_id: str) -> MemoryRecord:
         return self.store.get(tenant, user, memory_id)
 
+    def count(self, tenant: str, user: str) -> int:
+        return self.store.count(tenant, user)
+
     def list_page(self, tenant: str, user: str, limit: int, cursor: str | None) -> Page:
         return self.store.list_page(tenant, user, limit, cursor)
 
@@ -289,12 +282,15 @@ class MemoryShardCore:
     def search(
         self,
         tenant: str,
+        user: str,
         flt: MemoryFilter,
         query_vector: np.ndarray,
         query_text: str | None,
         limit: int,
     ) -> list[SearchHit]:
         """The best ``limit`` memories: dense + lexical fused by rank, plus associations."""
+        if flt.user != user:
+            raise ValueError(f"a search for user {user!r} with a filter of {flt.user!r}")
         if self.working_set is not None:
             return recall(
                 self.working_set,
@@ -348,7 +344,7 @@ class MemoryShardCore:
     ) -> ChatRecall:
         """Long-term and associative recall, the session's recent turns and the user's
         learned patterns: everything a chat request reads from memory, in one call."""
-        hits = self.search(tenant, MemoryFilter(user=user), vector, text, limit)
+        hits = self.search(tenant, user, MemoryFilter(user=user), vector, text, limit)
         records = self._records(tenant, user, [hit.id for hit in hits])
         recalled = [Recalled(records[h.id], h.score, h.why) for h in hits if h.id in records]
         recent = self.recent_turns(tenant, user, session, turns) if session and turns else []
@@ -363,6 +359,8 @@ class MemoryShardCore:
 
     async def capture(
         self,
+        tenant: str,
+        user: str,
         experience: Experience,
         memory: MemoryRecord | None,
         turns: Sequence[tuple[TurnRole, str]],
@@ -371,7 +369,8 @@ class MemoryShardCore:
         """Learn from one served exchange: store the experience, count an access of each
         memory used, extend the session's short-term memory and write the user's turn as a
         long-term memory. Retrying is safe: experiences and memories are idempotent by id."""
-        tenant, user = experience.tenant, experience.user
+        if (experience.tenant, experience.user) != (tenant, user):
+            raise ValueError("an experience captured for another user")
         await asyncio.to_thread(self.store.append_experiences, [experience])
         if used:
             await asyncio.to_thread(
@@ -384,7 +383,7 @@ class MemoryShardCore:
                 self.short_term.append(tenant, user, experience.session, role, text)
             self._turns_since_run += len(turns)
         if memory is not None:
-            await self.add([memory])
+            await self.add(tenant, user, [memory])
 
     def find_experience(self, tenant: str, experience_id: str) -> Experience:
         """An experience by request id (any shard can read it: the table is shared)."""
@@ -438,7 +437,8 @@ class MemoryShardCore:
 
     # --- short-term ----------------------------------------------------------------------
 
-    def add_turns(self, turns: Sequence[Turn]) -> None:
+    def add_turns(self, tenant: str, user: str, turns: Sequence[Turn]) -> None:
+        _check_owner(tenant, user, turns)
         for turn in turns:
             self.short_term.append(turn.tenant, turn.user, turn.session, turn.role, turn.text)
         self._turns_since_run += len(turns)
@@ -540,8 +540,9 @@ class MemoryShardCore:
         return self.store.archive_entries(tenant, user, limit)
 
     @finishes_even_if_cancelled
-    async def link_memories(self, links: list[Link]) -> int:
+    async def link_memories(self, tenant: str, user: str, links: list[Link]) -> int:
         """Store links (skipping stored ones) and add them to the graph."""
+        _check_owner(tenant, user, links)
         added = 0
         for start in range(0, len(links), self.config.max_batch):
             added += await asyncio.to_thread(
@@ -558,3 +559,10 @@ class MemoryShardCore:
 
     async def close(self) -> None:
         await self._committer.close()
+
+
+def _check_owner(tenant: str, user: str, items: Sequence[MemoryRecord | Turn | Link]) -> None:
+    """A shard call acts for one user: everything it writes must be theirs."""
+    for item in items:
+        if (item.tenant, item.user) != (tenant, user):
+            raise ValueError(f"a write for {tenant}/{user} holds one of {item.tenant}/{item.user}")

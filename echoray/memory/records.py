@@ -16,6 +16,7 @@ import json
 import math
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
 
@@ -417,6 +418,40 @@ class Page(BaseModel):
 
     records: list[MemoryRecord]
     next_cursor: str | None
+
+
+# --- what shard calls return ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """Which records an append stored, and which were already there (skipped)."""
+
+    inserted: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Recalled:
+    """One memory recalled for the cognitive pipeline: the whole record, its fused recall
+    score and why it was recalled."""
+
+    record: MemoryRecord
+    score: float
+    why: Why
+
+
+@dataclass(frozen=True)
+class ChatRecall:
+    """What one chat request needs from its user's shard, fetched in one call."""
+
+    recalled: list[Recalled]
+    turns: list[Turn]
+    patterns: list[Pattern]
+
+
+# A combined survivor and the ids of the memories folded into it.
+Merged = tuple[MemoryRecord, list[str]]
 
 
 # --- limits that come from the configuration --------------------------------------------

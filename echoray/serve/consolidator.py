@@ -22,6 +22,7 @@ from echoray.config import EchoRayConfig
 from echoray.embeddings import MINILM_DIMENSION, Embedder, make_embedder
 from echoray.learning.consolidation import Summarize, consolidate_shard
 from echoray.learning.scheduler import ConsolidationScheduler
+from echoray.memory.api import ShardControl
 from echoray.memory.records import utc_now
 from echoray.serve.shard import NAMESPACE, ShardClient, shard_name, storage_key
 
@@ -128,7 +129,7 @@ class Consolidator:
             result = await ref
         except BaseException:
             # A killed task cannot give the lease back; do it for it.
-            await self._shard(index).end_consolidation.remote(run_id, False)
+            await self._shard(index).end_consolidation(run_id, False)
             raise
         finally:
             self._tasks.pop(index, None)
@@ -141,10 +142,11 @@ class Consolidator:
         return int(await self._compact_task.remote(self._config_json))
 
     async def _pressure(self, index: int) -> int:
-        return int(await self._shard(index).consolidation_pressure.remote())
+        return await self._shard(index).consolidation_pressure()
 
-    def _shard(self, index: int) -> Any:
-        return ray.get_actor(shard_name(self.config, index), namespace=self._namespace)
+    def _shard(self, index: int) -> ShardControl:
+        handle = ray.get_actor(shard_name(self.config, index), namespace=self._namespace)
+        return ShardClient([handle]).shard(0)
 
     async def ensure_started(self) -> bool:
         """Start the interval and threshold schedule (idempotent; called by gateways)."""

@@ -17,7 +17,6 @@ import hashlib
 import logging
 import random
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any, TypeVar
 
 import ray
@@ -26,22 +25,10 @@ from threadpoolctl import ThreadpoolController
 from echoray.config import EchoRayConfig, MemoryConfig
 from echoray.embeddings import MINILM_DIMENSION
 from echoray.errors import ServiceUnavailableError, unwrap_remote
-from echoray.memory.core import ChatRecall, MemoryShardCore, Merged
+from echoray.memory.api import Send, ShardAPI, ShardControl, bind_control, bind_user, invoke
+from echoray.memory.core import MemoryShardCore
 from echoray.memory.hashing import shard_for
-from echoray.memory.records import (
-    ArchivedMemory,
-    Experience,
-    Link,
-    MemoryFilter,
-    MemoryPatch,
-    MemoryRecord,
-    Page,
-    Pattern,
-    SearchHit,
-    Turn,
-    TurnRole,
-)
-from echoray.memory.store import AppendResult, LanceDBStore
+from echoray.memory.store import LanceDBStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,7 +55,9 @@ def shard_name(config: EchoRayConfig, index: int) -> str:
 
 
 class MemoryShard:
-    """One shard in a Ray actor; every method forwards to ``MemoryShardCore``."""
+    """One shard in a Ray actor: ``call`` runs a ``MemoryShardCore`` method of the shard
+    API (``echoray.memory.api``) on the actor's event loop, so RAM state only changes on
+    one thread, as in process."""
 
     def __init__(
         self, storage_uri: str, config: dict[str, Any], index: int, num_shards: int, dimension: int
@@ -83,120 +72,8 @@ class MemoryShard:
         )
         self.core = MemoryShardCore(store, settings, index, num_shards)
 
-    async def ping(self) -> int:
-        return self.core.shard_index
-
-    async def add(self, records: list[MemoryRecord]) -> AppendResult:
-        return await self.core.add(records)
-
-    async def search(
-        self, tenant: str, flt: MemoryFilter, vector: Any, text: str | None, limit: int
-    ) -> list[SearchHit]:
-        return self.core.search(tenant, flt, vector, text, limit)
-
-    async def get(self, tenant: str, user: str, memory_id: str) -> MemoryRecord:
-        return self.core.get(tenant, user, memory_id)
-
-    async def list_page(self, tenant: str, user: str, limit: int, cursor: str | None) -> Page:
-        return self.core.list_page(tenant, user, limit, cursor)
-
-    async def update(
-        self, tenant: str, user: str, memory_id: str, patch: MemoryPatch
-    ) -> MemoryRecord:
-        return self.core.update(tenant, user, memory_id, patch)
-
-    async def delete(self, tenant: str, user: str, memory_id: str) -> None:
-        self.core.delete(tenant, user, memory_id)
-
-    async def delete_user(self, tenant: str, user: str) -> int:
-        return self.core.delete_user(tenant, user)
-
-    async def links(self, tenant: str, user: str, memory_id: str) -> list[Link]:
-        return self.core.links(tenant, user, memory_id)
-
-    async def add_turns(self, turns: list[Turn]) -> None:
-        self.core.add_turns(turns)
-
-    async def recent_turns(self, tenant: str, user: str, session: str, n: int | None) -> list[Turn]:
-        return self.core.recent_turns(tenant, user, session, n)
-
-    async def count(self, tenant: str, user: str) -> int:
-        return self.core.store.count(tenant, user)
-
-    async def recall_for_chat(
-        self,
-        tenant: str,
-        user: str,
-        session: str | None,
-        vector: Any,
-        text: str,
-        limit: int,
-        turns: int,
-    ) -> ChatRecall:
-        return self.core.recall_for_chat(tenant, user, session, vector, text, limit, turns)
-
-    async def capture(
-        self,
-        experience: Experience,
-        memory: MemoryRecord | None,
-        turns: list[tuple[TurnRole, str]],
-        used: list[str],
-    ) -> None:
-        await self.core.capture(experience, memory, turns, used)
-
-    async def find_experience(self, tenant: str, experience_id: str) -> Experience:
-        return self.core.find_experience(tenant, experience_id)
-
-    async def apply_feedback(
-        self,
-        tenant: str,
-        user: str,
-        experience_id: str,
-        score: float,
-        comment: str | None,
-        step: float,
-        at: datetime,
-    ) -> tuple[Experience, int]:
-        return self.core.apply_feedback(tenant, user, experience_id, score, comment, step, at)
-
-    # --- consolidation (see echoray.learning.consolidation) ----------------------------
-
-    async def begin_consolidation(self, run_id: str, lease_s: float) -> bool:
-        return self.core.begin_consolidation(run_id, lease_s)
-
-    async def end_consolidation(self, run_id: str, completed: bool) -> None:
-        self.core.end_consolidation(run_id, completed)
-
-    async def consolidation_pressure(self) -> int:
-        return self.core.consolidation_pressure()
-
-    async def merge_memories(
-        self,
-        tenant: str,
-        user: str,
-        merges: list[Merged],
-        links: list[Link],
-    ) -> int:
-        return await self.core.merge_memories(tenant, user, merges, links)
-
-    async def archive_memories(
-        self, tenant: str, user: str, ids: list[str], reason: str, unused_since: datetime | None
-    ) -> list[str]:
-        return await self.core.archive_memories(tenant, user, ids, reason, unused_since)
-
-    async def restore_memories(
-        self, tenant: str, user: str, ids: list[str], at: datetime
-    ) -> list[MemoryRecord]:
-        return await self.core.restore_memories(tenant, user, ids, at)
-
-    async def list_archive(self, tenant: str, user: str, limit: int) -> list[ArchivedMemory]:
-        return self.core.list_archive(tenant, user, limit)
-
-    async def link_memories(self, links: list[Link]) -> int:
-        return await self.core.link_memories(links)
-
-    async def set_patterns(self, tenant: str, user: str, patterns: list[Pattern]) -> None:
-        await self.core.set_patterns(tenant, user, patterns)
+    async def call(self, method: str, *args: Any) -> Any:
+        return await invoke(self.core, method, args)
 
 
 def start_shards(
@@ -227,31 +104,45 @@ def start_shards(
 
 
 class ShardClient:
-    """Routes a (tenant, user) to its shard and retries calls that died with the actor."""
+    """``Shards`` over the actors: routes a (tenant, user) to its shard and retries calls
+    that died with the actor."""
 
     def __init__(self, handles: Sequence[Any], *, attempts: int = 8, base_delay_s: float = 0.2):
         self._handles = list(handles)
         self._attempts = attempts
         self._base_delay_s = base_delay_s
 
-    def shard(self, tenant: str, user: str) -> Any:
-        return self._handles[shard_for(tenant, user, len(self._handles))]
+    @property
+    def num_shards(self) -> int:
+        return len(self._handles)
 
-    async def call(self, tenant: str, user: str, method: str, *args: Any) -> Any:
-        """``shard.method(*args)``; retried with backoff and jitter while the actor restarts.
+    def for_user(self, tenant: str, user: str) -> ShardAPI:
+        """The user's shard. Its calls are retried with backoff and jitter while the actor
+        restarts.
 
-        Raises:
+        Its calls raise:
             ServiceUnavailableError: the shard stayed unreachable through every attempt.
             EchoRayError: whatever the shard raised on purpose (not retried).
         """
-        return await self.call_shard(shard_for(tenant, user, len(self._handles)), method, *args)
+        return bind_user(self._sender(shard_for(tenant, user, self.num_shards)), tenant, user)
 
-    async def call_shard(self, index: int, method: str, *args: Any) -> Any:
-        """``call`` on shard ``index`` itself (shard-wide calls: consolidation leases)."""
+    def actor(self, tenant: str, user: str) -> Any:
+        """The actor handle of the user's shard (to kill it in a test, say)."""
+        return self._handles[shard_for(tenant, user, self.num_shards)]
+
+    def shard(self, index: int) -> ShardControl:
+        """Shard ``index`` itself (shard-wide calls: consolidation leases, lookups)."""
+        return bind_control(self._sender(index))
+
+    def _sender(self, index: int) -> Send:
         handle = self._handles[index]
-        return await retry_transient(
-            lambda: getattr(handle, method).remote(*args), self._attempts, self._base_delay_s
-        )
+
+        async def send(method: str, args: tuple[Any, ...]) -> Any:
+            return await retry_transient(
+                lambda: handle.call.remote(method, *args), self._attempts, self._base_delay_s
+            )
+
+        return send
 
 
 async def retry_transient(call: Callable[[], Any], attempts: int, base_delay_s: float) -> Any:

@@ -1,19 +1,19 @@
 """``POST /v1/embeddings`` logic over an ``EmbeddingClient`` (plain Python, no Ray).
 
-In process the client is ``LocalEmbeddingClient`` (an embedder run in a worker thread);
-under Ray it calls the Embedder deployment, which batches texts across requests.
+In process the client is ``LocalEmbeddingClient`` (``services.local``: an embedder run in
+a worker thread); under Ray it calls the Embedder deployment, which batches texts across
+requests.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from echoray.config import EmbeddingsConfig
-from echoray.embeddings import Embedder
+from echoray.embeddings import EmbeddingClient
 from echoray.errors import ModelNotFoundError, UnprocessableEntityError
 from echoray.protocol.openai import (
     EmbeddingData,
@@ -21,35 +21,6 @@ from echoray.protocol.openai import (
     EmbeddingResponse,
     EmbeddingUsage,
 )
-
-
-class EmbeddingClient(Protocol):
-    """What the gateway needs of the embedding model."""
-
-    async def embed(self, texts: list[str]) -> tuple[np.ndarray, int]:
-        """Vectors [n, dimension] (unit rows) and the tokens read."""
-        ...
-
-    async def info(self) -> dict[str, Any]: ...
-
-    async def is_ready(self) -> bool: ...
-
-
-class LocalEmbeddingClient:
-    """Runs an embedder in this process, off the event loop."""
-
-    def __init__(self, embedder: Embedder) -> None:
-        self._embedder = embedder
-
-    async def embed(self, texts: list[str]) -> tuple[np.ndarray, int]:
-        vectors = await asyncio.to_thread(self._embedder.embed, texts)
-        return vectors, self._embedder.count_tokens(texts)
-
-    async def info(self) -> dict[str, Any]:
-        return {"kind": "embedding", "dimension": self._embedder.dimension}
-
-    async def is_ready(self) -> bool:
-        return True
 
 
 class EmbeddingsService:

@@ -10,6 +10,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from fastapi import FastAPI
@@ -23,13 +24,51 @@ from echoray.engines.host import EngineHost
 from echoray.learning.consolidation import ShardReport, consolidate_shard
 from echoray.learning.scheduler import ConsolidationScheduler, SchedulerControl
 from echoray.learning.summarize import model_summarizer
+from echoray.memory.api import ShardAPI, ShardControl, bind_control, bind_user, invoke
 from echoray.memory.core import MemoryShardCore
+from echoray.memory.hashing import shard_for
 from echoray.memory.records import utc_now
 from echoray.services.chat import ModelClient, OpenAIService
-from echoray.services.embeddings import EmbeddingsService, LocalEmbeddingClient
-from echoray.services.memories import LocalShards, MemoryService
+from echoray.services.embeddings import EmbeddingsService
+from echoray.services.memories import MemoryService
 from echoray.services.memory_chat import MemoryChat
 from echoray.services.metrics import GatewayMetrics
+
+
+class LocalShards:
+    """``Shards`` in process (no Ray): the same routing, the cores called directly."""
+
+    def __init__(self, cores: Sequence[MemoryShardCore]) -> None:
+        self.cores = list(cores)
+
+    @property
+    def num_shards(self) -> int:
+        return len(self.cores)
+
+    def for_user(self, tenant: str, user: str) -> ShardAPI:
+        core = self.cores[shard_for(tenant, user, len(self.cores))]
+        return bind_user(functools.partial(invoke, core), tenant, user)
+
+    def shard(self, index: int) -> ShardControl:
+        return bind_control(functools.partial(invoke, self.cores[index]))
+
+
+class LocalEmbeddingClient:
+    """Runs an embedder in this process, off the event loop."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+
+    async def embed(self, texts: list[str]) -> tuple[np.ndarray, int]:
+        vectors = await asyncio.to_thread(self._embedder.embed, texts)
+        return vectors, self._embedder.count_tokens(texts)
+
+    async def info(self) -> dict[str, Any]:
+        return {"kind": "embedding", "dimension": self._embedder.dimension}
+
+    async def is_ready(self) -> bool:
+        return True
+
 
 
 def make_local_hosts(config: EchoRayConfig) -> dict[str, EngineHost]:

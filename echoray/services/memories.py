@@ -1,24 +1,21 @@
-"""The memory API's logic over a shard backend and the embedder (plain Python, no Ray).
+"""The memory API's logic over the shards and the embedder (plain Python, no Ray).
 
-``ShardBackend.call(tenant, user, method, *args)`` reaches the one shard that owns the
-(tenant, user): ``ShardClient`` over Ray actors in the cluster, ``LocalShards`` over
-in-process ``MemoryShardCore``s in tests and notebooks. The tenant always comes from the
-caller's API key; every call is scoped by tenant and user.
+``Shards.for_user(tenant, user)`` reaches the one shard that owns the (tenant, user):
+``ShardClient`` over Ray actors in the cluster, ``LocalShards`` over in-process
+``MemoryShardCore``s in tests and notebooks. The tenant always comes from the caller's API
+key; every call is scoped by tenant and user.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from echoray.config import MemoryConfig
+from echoray.embeddings import EmbeddingClient
 from echoray.errors import NotFoundError
-from echoray.memory.core import MemoryShardCore
-from echoray.memory.hashing import shard_for
+from echoray.memory.api import Shards
 from echoray.memory.records import (
-    ArchivedMemory,
-    Link,
     MemoryFilter,
     MemoryPatch,
     MemoryRecord,
@@ -45,31 +42,12 @@ from echoray.protocol.memory import (
     MemorySearchResponse,
     SearchResult,
 )
-from echoray.services.embeddings import EmbeddingClient
-
-
-class ShardBackend(Protocol):
-    async def call(self, tenant: str, user: str, method: str, *args: Any) -> Any: ...
-
-
-class LocalShards:
-    """In-process shards (no Ray): the same routing, the cores called directly."""
-
-    def __init__(self, cores: Sequence[MemoryShardCore]) -> None:
-        self.cores = list(cores)
-
-    async def call(self, tenant: str, user: str, method: str, *args: Any) -> Any:
-        return await self.call_shard(shard_for(tenant, user, len(self.cores)), method, *args)
-
-    async def call_shard(self, index: int, method: str, *args: Any) -> Any:
-        result = getattr(self.cores[index], method)(*args)
-        return await result if inspect.isawaitable(result) else result
 
 
 class MemoryService:
     """Store, search, list, change and forget memories for one tenant's users."""
 
-    def __init__(self, shards: ShardBackend, embeddings: EmbeddingClient, config: MemoryConfig):
+    def __init__(self, shards: Shards, embeddings: EmbeddingClient, config: MemoryConfig):
         self._shards = shards
         self._embeddings = embeddings
         self._config = config
@@ -77,14 +55,13 @@ class MemoryService:
     async def create(self, tenant: str, request: MemoryCreateRequest) -> MemoryOut:
         fields = request.model_dump(exclude={"user"})
         record = (await self._records(tenant, request.user, [MemoryIn(**fields)]))[0]
-        await self._shards.call(tenant, request.user, "add", [record])
-        return _out(
-            await self._shards.call(tenant, request.user, "get", tenant, request.user, record.id)
-        )
+        shard = self._shards.for_user(tenant, request.user)
+        await shard.add([record])
+        return _out(await shard.get(record.id))
 
     async def create_batch(self, tenant: str, request: MemoryBatchRequest) -> MemoryBatchResponse:
         records = await self._records(tenant, request.user, request.memories)
-        result = await self._shards.call(tenant, request.user, "add", records)
+        result = await self._shards.for_user(tenant, request.user).add(records)
         return MemoryBatchResponse(
             ids=[r.id for r in records],
             inserted=len(result.inserted),
@@ -103,9 +80,8 @@ class MemoryService:
             metadata=filters.metadata,
         )
         vectors, _ = await self._embeddings.embed([request.query])
-        hits = await self._shards.call(
-            tenant, request.user, "search", tenant, flt, vectors[0], request.query, request.limit
-        )
+        shard = self._shards.for_user(tenant, request.user)
+        hits = await shard.search(flt, vectors[0], request.query, request.limit)
         return MemorySearchResponse(
             results=[
                 SearchResult(
@@ -125,11 +101,11 @@ class MemoryService:
         self, tenant: str, user: str, limit: int, cursor: str | None
     ) -> MemoryList:
         check_limit(limit, self._config)
-        page = await self._shards.call(tenant, user, "list_page", tenant, user, limit, cursor)
+        page = await self._shards.for_user(tenant, user).list_page(limit, cursor)
         return MemoryList(data=[_out(r) for r in page.records], next_cursor=page.next_cursor)
 
     async def get(self, tenant: str, user: str, memory_id: str) -> MemoryOut:
-        return _out(await self._shards.call(tenant, user, "get", tenant, user, memory_id))
+        return _out(await self._shards.for_user(tenant, user).get(memory_id))
 
     async def update(self, tenant: str, memory_id: str, request: MemoryPatchRequest) -> MemoryOut:
         changes = request.model_dump(exclude={"user"}, exclude_none=True)
@@ -137,21 +113,19 @@ class MemoryService:
             vectors, _ = await self._embeddings.embed([request.text])
             changes["vector"] = vectors[0]
         patch = MemoryPatch.build(**changes)
-        record = await self._shards.call(
-            tenant, request.user, "update", tenant, request.user, memory_id, patch
-        )
+        record = await self._shards.for_user(tenant, request.user).update(memory_id, patch)
         return _out(record)
 
     async def delete(self, tenant: str, user: str, memory_id: str) -> DeletedResponse:
-        await self._shards.call(tenant, user, "delete", tenant, user, memory_id)
+        await self._shards.for_user(tenant, user).delete(memory_id)
         return DeletedResponse(deleted=1)
 
     async def delete_user(self, tenant: str, user: str) -> DeletedResponse:
-        count = await self._shards.call(tenant, user, "delete_user", tenant, user)
+        count = await self._shards.for_user(tenant, user).delete_user()
         return DeletedResponse(deleted=int(count))
 
     async def links(self, tenant: str, user: str, memory_id: str) -> LinksResponse:
-        links: list[Link] = await self._shards.call(tenant, user, "links", tenant, user, memory_id)
+        links = await self._shards.for_user(tenant, user).links(memory_id)
         return LinksResponse(
             id=memory_id,
             links=[LinkOut(src=k.src, dst=k.dst, kind=k.kind, weight=k.weight) for k in links],
@@ -163,9 +137,8 @@ class MemoryService:
         Raises:
             NotFoundError: no archived memory with that id for this tenant and user.
         """
-        restored = await self._shards.call(
-            tenant, user, "restore_memories", tenant, user, [memory_id], utc_now()
-        )
+        shard = self._shards.for_user(tenant, user)
+        restored = await shard.restore_memories([memory_id], utc_now())
         if not restored:
             raise NotFoundError(
                 f"no archived memory {memory_id!r}", param="id", code="memory_not_found"
@@ -175,9 +148,7 @@ class MemoryService:
     async def archived(self, tenant: str, user: str, limit: int) -> ArchiveList:
         """The user's most recently archived memories."""
         check_limit(limit, self._config)
-        entries: list[ArchivedMemory] = await self._shards.call(
-            tenant, user, "list_archive", tenant, user, limit
-        )
+        entries = await self._shards.for_user(tenant, user).list_archive(limit)
         archived = [
             ArchivedMemoryOut(
                 **_fields(e.record), archived_at=e.archived_at, archive_reason=e.reason

@@ -66,7 +66,7 @@ async def test_killed_task_then_repeated_run_loses_and_duplicates_nothing(cluste
     config, shards, consolidator = cluster
     client = ShardClient(shards, base_delay_s=0.1)
     for user in USERS:
-        await client.call("acme", user, "add", memories_of(user))
+        await client.for_user("acme", user).add(memories_of(user))
     store = LanceDBStore(config.storage.uri, 384, read_consistency_interval_s=0)
     before = set(store.scan_memory_ids())
 
@@ -95,8 +95,8 @@ async def test_killed_task_then_repeated_run_loses_and_duplicates_nothing(cluste
         assert survivor.access_count == 0 + 1 + 2  # each duplicate counted once
         # The shard actor's working set followed: archived memories are not recalled.
         vector = EMBEDDER.embed([f"{user} lives in Lisbon"])[0]
-        hits = await client.call(
-            "acme", user, "search", "acme", MemoryFilter(user=user), vector, "Lisbon", 5
+        hits = await client.for_user("acme", user).search(
+            MemoryFilter(user=user), vector, "Lisbon", 5
         )
         assert {h.id for h in hits} == {"dup-0", "tea"}
     status = await consolidator.status.remote()

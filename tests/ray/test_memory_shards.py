@@ -30,7 +30,7 @@ def shards(ray_cluster: None, tmp_path: Path):
     )
     namespace = f"test-{uuid.uuid4().hex[:8]}"
     handles = start_shards(config, namespace=namespace)
-    ray.get([h.ping.remote() for h in handles])
+    ray.get([h.call.remote("ping") for h in handles])
     yield handles
     for handle in handles:
         ray.kill(handle, no_restart=True)
@@ -40,7 +40,7 @@ async def test_kill_mid_ingest_loses_and_duplicates_nothing(
     shards, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = ShardClient(shards, base_delay_s=0.1)
-    shard = client.shard("acme", "alice")
+    shard = client.actor("acme", "alice")
     batches = [
         [record(f"fact {b}-{i} about alice", seconds=b * 100 + i, session="s") for i in range(10)]
         for b in range(40)
@@ -49,7 +49,7 @@ async def test_kill_mid_ingest_loses_and_duplicates_nothing(
     acked_before_kill: list[int] = []
 
     async def ingest(batch):
-        result = await client.call("acme", "alice", "add", batch)
+        result = await client.for_user("acme", "alice").add(batch)
         first_ack.set()
         return result.inserted + result.existing
 
@@ -65,17 +65,16 @@ async def test_kill_mid_ingest_loses_and_duplicates_nothing(
     assert any("retrying" in r.getMessage() for r in caplog.records)  # ...of calls in flight
     acked_ids = [i for ids in acknowledged for i in ids]
     assert len(acked_ids) == 400 and len(set(acked_ids)) == 400
-    assert await client.call("acme", "alice", "count", "acme", "alice") == 400
-    page = await client.call("acme", "alice", "list_page", "acme", "alice", 100, None)
+    alice = client.for_user("acme", "alice")
+    assert await alice.count() == 400
+    page = await alice.list_page(100, None)
     assert len({r.id for r in page.records}) == 100
 
 
 async def test_a_restarted_shard_answers_the_same_searches(shards) -> None:
     client = ShardClient(shards)
-    await client.call(
-        "acme",
-        "bob",
-        "add",
+    bob = client.for_user("acme", "bob")
+    await bob.add(
         [
             record(text, user="bob", seconds=i)
             for i, text in enumerate(
@@ -85,10 +84,9 @@ async def test_a_restarted_shard_answers_the_same_searches(shards) -> None:
     )
     vector = EMBEDDER.embed(["what is the cat called"])[0]
     flt = MemoryFilter(user="bob")
-    args = ("acme", flt, vector, "cat called", 3)
-    before = await client.call("acme", "bob", "search", *args)
-    ray.kill(client.shard("acme", "bob"), no_restart=False)
-    after = await client.call("acme", "bob", "search", *args)
+    before = await bob.search(flt, vector, "cat called", 3)
+    ray.kill(client.actor("acme", "bob"), no_restart=False)
+    after = await bob.search(flt, vector, "cat called", 3)
     assert [(h.id, h.score) for h in after] == [(h.id, h.score) for h in before]
     assert after[0].text == "bob's cat is called Miso"
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
@@ -34,6 +33,7 @@ from echoray.config import MemoryConfig
 from echoray.errors import ConfigError, NotFoundError, UnprocessableEntityError
 from echoray.memory import rows, safe, schemas
 from echoray.memory.records import (
+    AppendResult,
     ArchivedMemory,
     Experience,
     Link,
@@ -69,13 +69,6 @@ _TURN_KEY = ["tenant", "user", "session", "seq"]
 _ID_KEY = ["tenant", "user", "id"]
 Owns = Callable[[str, str], bool]
 
-
-@dataclass(frozen=True)
-class AppendResult:
-    """Which records an append stored, and which were already there (skipped)."""
-
-    inserted: list[str] = field(default_factory=list)
-    existing: list[str] = field(default_factory=list)
 
 
 def _describe(schema: pa.Schema) -> str:

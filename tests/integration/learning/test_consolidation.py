@@ -13,10 +13,11 @@ from echoray.config import EchoRayConfig
 from echoray.learning.consolidation import ShardBusyError, consolidate_shard
 from echoray.learning.forgetting import FORGOTTEN
 from echoray.learning.merging import MERGED_KEY
+from echoray.memory.api import ShardAPI, ShardControl, bind_user, invoke
 from echoray.memory.core import MemoryShardCore
+from echoray.memory.hashing import shard_for
 from echoray.memory.records import Experience, MemoryFilter, MemoryRecord
-from echoray.services.local import make_local_consolidation, make_local_shards
-from echoray.services.memories import LocalShards
+from echoray.services.local import LocalShards, make_local_consolidation, make_local_shards
 from tests.unit.memory.factory import EMBEDDER, EPOCH, record
 
 NOW = EPOCH + timedelta(days=400)
@@ -56,12 +57,10 @@ async def seed(shards: list[MemoryShardCore], user: str = "alice") -> None:
         recent("what is the capital of France", 3, id="q1", session="s1", sources=["req-1"]),
         recent("what is the capital city of France", 2, id="q2", session="s1", sources=["req-2"]),
     ]
-    await local.call("acme", user, "add", memories)
+    shard = local.for_user("acme", user)
+    await shard.add(memories)
     for number in (1, 2):
-        await local.call(
-            "acme",
-            user,
-            "capture",
+        await shard.capture(
             Experience.build(
                 id=f"req-{number}",
                 tenant="acme",
@@ -126,7 +125,7 @@ async def test_one_run_promotes_merges_reflects_learns_and_forgets(tmp_path: Pat
     # The RAM working set followed: merged and forgotten memories are no longer recalled.
     owner = next(s for s in shards if s.owns("acme", "alice"))
     vector = EMBEDDER.embed(["I live in Lisbon with my sister"])[0]
-    hits = owner.search("acme", MemoryFilter(user="alice"), vector, "Lisbon sister", 5)
+    hits = owner.search("acme", "alice", MemoryFilter(user="alice"), vector, "Lisbon sister", 5)
     assert [h.id for h in hits].count("dup-a") == 1 and "dup-b" not in [h.id for h in hits]
 
 
@@ -150,7 +149,7 @@ async def test_a_restored_memory_is_back_and_not_forgotten_again(tmp_path: Path)
     await scheduler.run()
     local = LocalShards(shards)
     assert shards[0].store.count_archive("acme", "alice") >= 3
-    restored = await local.call("acme", "alice", "restore_memories", "acme", "alice", ["old"], NOW)
+    restored = await local.for_user("acme", "alice").restore_memories(["old"], NOW)
     assert [r.id for r in restored] == ["old"] and restored[0].text.startswith("the old phone")
     await scheduler.run()  # used at NOW by the restore: retention is 1 again
     assert shards[0].store.get("acme", "alice", "old").last_accessed == NOW
@@ -163,14 +162,23 @@ class CrashingShards:
         self.local = LocalShards(shards)
         self.left = calls
 
-    async def call(self, tenant: str, user: str, method: str, *args: Any) -> Any:
-        self.left -= 1
-        if self.left < 0:
-            raise KeyboardInterrupt("killed")  # not an EchoRayError: nothing catches it
-        return await self.local.call(tenant, user, method, *args)
+    @property
+    def num_shards(self) -> int:
+        return self.local.num_shards
 
-    async def call_shard(self, index: int, method: str, *args: Any) -> Any:
-        return await self.local.call_shard(index, method, *args)
+    def for_user(self, tenant: str, user: str) -> ShardAPI:
+        core = self.local.cores[shard_for(tenant, user, self.num_shards)]
+
+        async def send(method: str, args: tuple[Any, ...]) -> Any:
+            self.left -= 1
+            if self.left < 0:
+                raise KeyboardInterrupt("killed")  # not an EchoRayError: nothing catches it
+            return await invoke(core, method, args)
+
+        return bind_user(send, tenant, user)
+
+    def shard(self, index: int) -> ShardControl:
+        return self.local.shard(index)
 
 
 @pytest.mark.parametrize("calls", [0, 1, 2, 3, 4, 5])  # one shard call per step
