@@ -461,6 +461,7 @@ async def time_captures(
 ) -> dict[str, list[float]]:
     """Milliseconds of ``CognitiveProcessor.capture`` per prepared chat, one at a time, and
     the longest event-loop stall during each (the shard is called on the loop)."""
+    from echoray.cognition.processor import ChatTurn
     from echoray.protocol.openai import EchoOptions
     from echoray.services.local import LocalEmbeddingClient, LocalShards, make_local_processor
 
@@ -473,13 +474,16 @@ async def time_captures(
     samples: dict[str, list[float]] = {"ms": [], "stall_ms": []}
     for i, question in enumerate([questions[0], *questions]):  # the first is a warm-up
         prepared = await processor.prepare(
-            tenant, USER, MODEL, _messages(question), REPLY_TOKENS, options, f"capture-{i}"
+            ChatTurn(
+                tenant, USER, MODEL, _messages(question), REPLY_TOKENS, options, f"capture-{i}"
+            )
         )
+        assert prepared.capture is not None
         stop = asyncio.Event()
         watch = asyncio.create_task(_longest_stall(stop))
         await asyncio.sleep(0)  # the watcher starts before the capture
         started = time.perf_counter()
-        await processor.capture(prepared, reply, 100.0)
+        await processor.capture(prepared.capture, reply, 100.0)
         elapsed = (time.perf_counter() - started) * 1000.0
         stop.set()
         stall = await watch
@@ -500,7 +504,8 @@ async def _measure(
     import httpx
     import openai
 
-    from echoray.services.local import make_local_app, make_local_hosts, make_local_shards
+    from echoray.api.local import make_local_app
+    from echoray.services.local import make_local_hosts, make_local_shards
 
     tenant = config.auth.default_tenant
     shards = make_local_shards(config, DIMENSION)

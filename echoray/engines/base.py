@@ -92,3 +92,16 @@ class Engine(Protocol):
     def info(self) -> dict[str, Any]:
         """Metadata shown by ``GET /v1/models``."""
         ...
+
+
+class ModelClient(Protocol):
+    """What the gateway needs of one served model: an ``EngineHost`` in process, the model's
+    Serve deployment under Ray."""
+
+    name: str
+
+    async def is_ready(self) -> bool: ...
+
+    async def info(self) -> dict[str, Any]: ...
+
+    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]: ...

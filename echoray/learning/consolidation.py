@@ -112,6 +112,34 @@ def read_shard(store: LanceDBStore, owns: Callable[[str, str], bool]) -> dict[Ow
     return dict(users)
 
 
+@dataclass(frozen=True)
+class ShardConsolidation:
+    """What every shard's run needs besides its shard: where the rows are read, how the
+    shards are reached, how turns are embedded and reflections summarised. In process and
+    in a Ray task alike, a run is ``ShardConsolidation(...).run(index, run_id, tenant, now)``.
+    """
+
+    store: LanceDBStore
+    shards: Shards
+    config: ConsolidationConfig
+    embed: Embed | None = None
+    summarize: Summarize | None = None
+
+    async def run(self, index: int, run_id: str, tenant: str | None, now: datetime) -> ShardReport:
+        return await consolidate_shard(
+            self.store,
+            self.shards,
+            shard_index=index,
+            num_shards=self.shards.num_shards,
+            config=self.config,
+            run_id=run_id,
+            now=now,
+            embed=self.embed,
+            summarize=self.summarize,
+            tenant=tenant,
+        )
+
+
 async def consolidate_shard(
     store: LanceDBStore,
     shards: Shards,

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from echoray.config import ConsolidationConfig
 from echoray.learning.consolidation import COUNTS, STEPS, ShardReport
@@ -226,6 +226,14 @@ class ConsolidationScheduler:
             self._loop_task.cancel()
         for task in list(self._tasks):
             task.cancel()
+
+
+class ConsolidationControl(Protocol):
+    """Starts consolidation runs and reports on them (in process or the Ray actor)."""
+
+    async def consolidate(self, tenant: str | None, wait: bool) -> dict[str, Any]: ...
+
+    async def status(self) -> dict[str, Any]: ...
 
 
 class SchedulerControl:

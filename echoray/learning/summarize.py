@@ -7,10 +7,11 @@ engine host, or the model's Serve deployment), greedily, with a short answer.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
-from echoray.engines.base import GenerationRequest, SamplingParams
+from echoray.config import EchoRayConfig
+from echoray.engines.base import GenerationRequest, ModelClient, SamplingParams
 from echoray.learning.consolidation import Summarize
-from echoray.services.chat import ModelClient
 
 SUMMARY_TOKENS = 96
 
@@ -28,3 +29,14 @@ def model_summarizer(client: ModelClient) -> Summarize:
         return "".join(parts)
 
     return summarize
+
+
+def summarizer_for(
+    config: EchoRayConfig, client_for: Callable[[str], ModelClient] | None
+) -> Summarize | None:
+    """What ``consolidation.summarize`` asks for: None (extractive summaries) unless it is
+    ``model`` and a model can be reached; then ``summarize_model``, or the first model."""
+    if config.consolidation.summarize != "model" or client_for is None:
+        return None
+    name = config.consolidation.summarize_model or config.models[0].name
+    return model_summarizer(client_for(name))

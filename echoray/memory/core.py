@@ -65,7 +65,6 @@ P = ParamSpec("P")
 _RECENT_PER_SESSION = 16  # recent memories kept per session to make temporal links
 
 
-
 def finishes_even_if_cancelled(
     method: Callable[P, Coroutine[Any, Any, T]],
 ) -> Callable[P, Coroutine[Any, Any, T]]:

@@ -7,9 +7,7 @@ apply here, once, at build time.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,15 +20,7 @@ from echoray.serve.deployments import (
     GatewayDeployment,
     InferenceDeployment,
 )
-
-
-def inference_deployment_name(model_name: str) -> str:
-    """A stable, Serve-safe deployment name for a model; a short hash keeps names that
-    differ only in replaced characters (``a.b``, ``a_b``) apart."""
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", model_name)
-    if safe != model_name:
-        safe += "-" + hashlib.sha256(model_name.encode()).hexdigest()[:6]
-    return f"Inference-{safe}"
+from echoray.serve.names import inference_deployment_name
 
 
 def deployment_options(options: DeploymentOptionsConfig) -> dict[str, Any]:

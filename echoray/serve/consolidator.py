@@ -13,34 +13,39 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import ray
+from ray import serve
 
 from echoray.config import EchoRayConfig
 from echoray.embeddings import MINILM_DIMENSION, Embedder, make_embedder
-from echoray.learning.consolidation import Summarize, consolidate_shard
+from echoray.engines.base import ModelClient
+from echoray.learning.consolidation import ShardConsolidation, ShardReport
 from echoray.learning.scheduler import ConsolidationScheduler
+from echoray.learning.summarize import summarizer_for
 from echoray.memory.api import ShardControl
 from echoray.memory.records import utc_now
-from echoray.serve.shard import NAMESPACE, ShardClient, shard_name, storage_key
+from echoray.serve.handles import ServeModelClient
+from echoray.serve.names import NAMESPACE, consolidator_name, inference_deployment_name, shard_name
+from echoray.serve.shard import ShardClient
 
 log = logging.getLogger(__name__)
 
 
-def _summarizer(config: EchoRayConfig, app_name: str | None) -> Summarize | None:
-    if config.consolidation.summarize != "model" or app_name is None:
+def _model_client(app_name: str | None) -> Callable[[str], ModelClient] | None:
+    """A model's client by name, through the app's inference deployments (for
+    ``summarize: model``); None outside a Serve app."""
+    if app_name is None:
         return None
-    from ray import serve
 
-    from echoray.learning.summarize import model_summarizer
-    from echoray.serve.app import inference_deployment_name
-    from echoray.serve.deployments import ServeModelClient
+    def client(name: str) -> ModelClient:
+        handle = serve.get_deployment_handle(inference_deployment_name(name), app_name=app_name)
+        return ServeModelClient(name, handle)
 
-    name = config.consolidation.summarize_model or config.models[0].name
-    handle = serve.get_deployment_handle(inference_deployment_name(name), app_name=app_name)
-    return model_summarizer(ServeModelClient(name, handle))
+    return client
 
 
 def run_shard(
@@ -70,20 +75,14 @@ def run_shard(
             embedder = make_embedder(config.embeddings)
         return await asyncio.to_thread(embedder.embed, texts)
 
-    report = asyncio.run(
-        consolidate_shard(
-            store,
-            ShardClient(handles),
-            shard_index=index,
-            num_shards=config.memory.num_shards,
-            config=config.consolidation,
-            run_id=run_id,
-            now=utc_now(),
-            embed=embed,
-            summarize=_summarizer(config, app_name),
-            tenant=tenant,
-        )
+    consolidation = ShardConsolidation(
+        store,
+        ShardClient(handles),
+        config.consolidation,
+        embed=embed,
+        summarize=summarizer_for(config, _model_client(app_name)),
     )
+    report = asyncio.run(consolidation.run(index, run_id, tenant, utc_now()))
     return report.as_dict()
 
 
@@ -119,8 +118,6 @@ class Consolidator:
         self._started = False
 
     async def _dispatch(self, index: int, run_id: str, tenant: str | None) -> Any:
-        from echoray.learning.consolidation import ShardReport
-
         ref = self._shard_task.remote(
             self._config_json, index, run_id, tenant, self._app_name, self._namespace
         )
@@ -176,10 +173,6 @@ class Consolidator:
         for ref in refs:
             ray.cancel(ref, force=True)
         return len(refs)
-
-
-def consolidator_name(config: EchoRayConfig) -> str:
-    return f"echoray-consolidator-{storage_key(config)}"
 
 
 def start_consolidator(

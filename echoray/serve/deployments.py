@@ -1,8 +1,9 @@
 """Serve deployments: thin wrappers that put plain echoray objects on Ray (serve layer).
 
-``InferenceServer`` hosts one engine (one deployment per configured model).
-``Gateway`` is the ingress: it builds the same FastAPI app as ``echoray.services.local``, with
-model clients that call the inference deployments through their handles.
+``InferenceServer`` hosts one engine (one deployment per configured model),
+``EmbedderServer`` the embedding model, ``CognitiveServer`` the cognitive pipeline.
+``Gateway`` is the ingress: the same ``make_services`` and ``make_app`` as in process, over
+the clients of ``handles`` and the memory actors.
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ import numpy as np
 from fastapi import FastAPI
 from ray import serve
 from ray.serve import Deployment
-from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
+from ray.serve.handle import DeploymentHandle
 
 from echoray.api.app import make_app
-from echoray.api.errors import unwrap
-from echoray.cognition.processor import CognitiveProcessor, ModelLimits, Prepared
+from echoray.cognition.processor import Capture, ChatTurn, ModelLimits, Prepared
 from echoray.config import EchoRayConfig, EmbeddingsConfig, ModelSpec
 from echoray.embeddings import MINILM_DIMENSION, Embedder, make_embedder
 from echoray.engines.base import GenerationChunk, GenerationRequest
@@ -30,14 +30,11 @@ from echoray.engines.host import EngineHost
 from echoray.engines.streams import coalesce
 from echoray.engines.tokens import load_token_counter
 from echoray.errors import EngineError, ModelNotReadyError
-from echoray.protocol.openai import EchoOptions, FeedbackRequest, FeedbackResponse
+from echoray.protocol.openai import FeedbackRequest, FeedbackResponse
 from echoray.serve.consolidator import RayConsolidation, start_consolidator
+from echoray.serve.handles import ServeCognitionClient, ServeEmbeddingClient, ServeModelClient
 from echoray.serve.shard import ShardClient, start_shards
-from echoray.services.chat import ModelClient, OpenAIService
-from echoray.services.embeddings import EmbeddingsService
-from echoray.services.memories import MemoryService
-from echoray.services.memory_chat import MemoryChat
-from echoray.services.metrics import GatewayMetrics
+from echoray.services.wiring import Clients, make_processor, make_services
 
 log = logging.getLogger(__name__)
 
@@ -74,37 +71,6 @@ class InferenceServer:
 
     async def __del__(self) -> None:
         await self._host.shutdown()
-
-
-class ServeModelClient:
-    """A ``ModelClient`` over an ``InferenceServer`` deployment handle."""
-
-    def __init__(self, name: str, handle: DeploymentHandle) -> None:
-        self.name = name
-        self._handle = handle
-        self._stream = handle.options(stream=True)
-
-    async def is_ready(self) -> bool:
-        try:
-            return bool(await self._handle.is_ready.remote())
-        except Exception:
-            log.warning("readiness check of %s failed", self.name, exc_info=True)
-            return False
-
-    async def info(self) -> dict[str, Any]:
-        return dict(await self._handle.info.remote())
-
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        response = self._stream.generate.remote(request)
-        assert isinstance(response, DeploymentResponseGenerator)  # stream=True handle
-        try:
-            async for batch in response:
-                for chunk in batch:
-                    yield chunk
-        except Exception as exc:
-            raise unwrap(exc) from None
-        finally:
-            response.cancel()  # no-op when finished; stops decoding when the client left
 
 
 class EmbedderServer:
@@ -155,30 +121,6 @@ class EmbedderServer:
         return results
 
 
-class ServeEmbeddingClient:
-    """An ``EmbeddingClient`` over the ``EmbedderServer`` deployment handle."""
-
-    def __init__(self, handle: DeploymentHandle) -> None:
-        self._handle = handle
-
-    async def embed(self, texts: list[str]) -> tuple[np.ndarray, int]:
-        try:
-            vectors, tokens = await self._handle.embed.remote(texts)
-        except Exception as exc:
-            raise unwrap(exc) from None
-        return vectors, int(tokens)
-
-    async def is_ready(self) -> bool:
-        try:
-            return bool(await self._handle.is_ready.remote())
-        except Exception:
-            log.warning("readiness check of the embedder failed", exc_info=True)
-            return False
-
-    async def info(self) -> dict[str, Any]:
-        return dict(await self._handle.info.remote())
-
-
 class CognitiveServer:
     """The ``CognitiveProcessor`` in a Serve replica: it reaches the memory shards and the
     embedder itself and counts tokens with each model's tokenizer (loaded at start)."""
@@ -190,9 +132,7 @@ class CognitiveServer:
             spec.name: functools.partial(_model_limits, spec, settings.cache.dir)
             for spec in settings.models
         }
-        self._processor = CognitiveProcessor(
-            settings.cognition, shards, ServeEmbeddingClient(embedder), loaders
-        )
+        self._processor = make_processor(settings, shards, ServeEmbeddingClient(embedder), loaders)
         self._warm = asyncio.create_task(self._warm_up())
 
     async def _warm_up(self) -> None:
@@ -210,22 +150,11 @@ class CognitiveServer:
     async def is_ready(self) -> bool:
         return self._warm.done()
 
-    async def prepare(
-        self,
-        tenant: str,
-        user: str,
-        model: str,
-        messages: list[dict[str, str]],
-        max_tokens: int,
-        options: EchoOptions,
-        request_id: str,
-    ) -> Prepared:
-        return await self._processor.prepare(
-            tenant, user, model, messages, max_tokens, options, request_id
-        )
+    async def prepare(self, turn: ChatTurn) -> Prepared:
+        return await self._processor.prepare(turn)
 
-    async def capture(self, prepared: Prepared, response: str, latency_ms: float) -> None:
-        await self._processor.capture(prepared, response, latency_ms)
+    async def capture(self, capture: Capture, response: str, latency_ms: float) -> None:
+        await self._processor.capture(capture, response, latency_ms)
 
     async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse:
         return await self._processor.feedback(tenant, request)
@@ -238,48 +167,9 @@ def _model_limits(spec: ModelSpec, cache_dir: str) -> ModelLimits:
     return ModelLimits(load_token_counter(spec, cache_dir), spec.max_model_len)
 
 
-class ServeCognitionClient:
-    """A ``CognitionClient`` over the ``CognitiveServer`` deployment handle."""
-
-    def __init__(self, handle: DeploymentHandle) -> None:
-        self._handle = handle
-
-    async def _call(self, method: str, *args: Any) -> Any:
-        try:
-            return await getattr(self._handle, method).remote(*args)
-        except Exception as exc:
-            raise unwrap(exc) from None
-
-    async def prepare(
-        self,
-        tenant: str,
-        user: str,
-        model: str,
-        messages: list[dict[str, str]],
-        max_tokens: int,
-        options: EchoOptions,
-        request_id: str,
-    ) -> Prepared:
-        return await self._call(
-            "prepare", tenant, user, model, messages, max_tokens, options, request_id
-        )
-
-    async def capture(self, prepared: Prepared, response: str, latency_ms: float) -> None:
-        await self._call("capture", prepared, response, latency_ms)
-
-    async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse:
-        return await self._call("feedback", tenant, request)
-
-    async def is_ready(self) -> bool:
-        try:
-            return bool(await self._handle.is_ready.remote())
-        except Exception:
-            log.warning("readiness check of the cognitive processor failed", exc_info=True)
-            return False
-
-
 class Gateway:
-    """The HTTP ingress. Serve calls ``__serve_build_asgi_app__`` after ``__init__``."""
+    """The HTTP ingress: the same services and app as in process, over handles and actors.
+    Serve calls ``__serve_build_asgi_app__`` after ``__init__``."""
 
     def __init__(
         self,
@@ -289,43 +179,22 @@ class Gateway:
         cognition: DeploymentHandle | None = None,
     ) -> None:
         self._config = EchoRayConfig.model_validate(config)
-        self._metrics = GatewayMetrics()
-        clients: dict[str, ModelClient] = {
-            name: ServeModelClient(name, handle) for name, handle in models.items()
-        }
-        self._service = OpenAIService(clients, self._config.limits, self._metrics)
-        self._embeddings = self._memory = None
-        self._consolidation: RayConsolidation | None = None
-        if embedder is not None:
-            client = ServeEmbeddingClient(embedder)
-            self._embeddings = EmbeddingsService(client, self._config.embeddings)
-            if self._config.memory.enabled:
-                shards = ShardClient(start_shards(self._config))  # get-or-create, detached
-                self._memory = MemoryService(shards, client, self._config.memory)
-                app_name = serve.get_replica_context().app_name
-                self._consolidation = RayConsolidation(
-                    start_consolidator(self._config, app_name=app_name)
-                )
-        self._chat_memory = None
-        if cognition is not None:
-            self._chat_memory = MemoryChat(
-                self._service,
-                ServeCognitionClient(cognition),
-                self._metrics,
-                deadline_s=self._config.cognition.pipeline_deadline_ms / 1000,
-            )
+        shards = consolidation = None
+        if embedder is not None and self._config.memory.enabled:
+            shards = ShardClient(start_shards(self._config))  # get-or-create, detached
+            app_name = serve.get_replica_context().app_name
+            consolidation = RayConsolidation(start_consolidator(self._config, app_name=app_name))
+        clients = Clients(
+            models={name: ServeModelClient(name, handle) for name, handle in models.items()},
+            embedder=ServeEmbeddingClient(embedder) if embedder is not None else None,
+            shards=shards,
+            cognition=ServeCognitionClient(cognition) if cognition is not None else None,
+            consolidation=consolidation,
+        )
+        self._services = make_services(self._config, clients)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        return make_app(
-            self._service,
-            self._config,
-            self._metrics,
-            embeddings=self._embeddings,
-            memory=self._memory,
-            chat_memory=self._chat_memory,
-            consolidation=self._consolidation,
-            echo_request_id=False,
-        )
+        return make_app(self._services, self._config, echo_request_id=False)
 
 
 GatewayDeployment: Deployment = serve.deployment(name="Gateway")(serve.ingress()(Gateway))

@@ -13,7 +13,6 @@ acknowledged is lost.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -29,29 +28,15 @@ from echoray.memory.api import Send, ShardAPI, ShardControl, bind_control, bind_
 from echoray.memory.core import MemoryShardCore
 from echoray.memory.hashing import shard_for
 from echoray.memory.store import LanceDBStore
+from echoray.serve.names import NAMESPACE, shard_name
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-NAMESPACE = "echoray"
 # How stale a shard's LanceDB reads may be. Other processes commit to the same tables (the
 # other shards' experiences, compaction tasks); a store that never looked again would keep
 # reading files that compaction has since removed. Far below the 60 s minimum of
 # ``consolidation.keep_versions_s``.
 READ_CONSISTENCY_S = 5.0
-
-
-def storage_key(config: EchoRayConfig) -> str:
-    """A short name for one memory layout: the storage and how it is split into shards.
-
-    Apps of one Ray cluster with the same key share shard actors (and their data); apps
-    with different storage get their own, instead of silently using another app's.
-    """
-    layout = f"{config.storage.uri}|{config.memory.num_shards}"
-    return hashlib.sha256(layout.encode()).hexdigest()[:10]
-
-
-def shard_name(config: EchoRayConfig, index: int) -> str:
-    return f"echoray-memory-{storage_key(config)}-{index}"
 
 
 class MemoryShard:

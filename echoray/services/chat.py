@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
 
 from echoray.config import LimitsConfig
-from echoray.engines.base import GenerationChunk, GenerationRequest, SamplingParams
+from echoray.engines.base import GenerationChunk, GenerationRequest, ModelClient, SamplingParams
 from echoray.errors import ModelNotFoundError, UnprocessableEntityError
 from echoray.protocol.openai import (
     AssistantMessage,
@@ -30,18 +29,6 @@ from echoray.protocol.openai import (
     Usage,
 )
 from echoray.services.metrics import GatewayMetrics
-
-
-class ModelClient(Protocol):
-    """What the gateway needs of one served model."""
-
-    name: str
-
-    async def is_ready(self) -> bool: ...
-
-    async def info(self) -> dict[str, Any]: ...
-
-    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]: ...
 
 
 class OpenAIService:

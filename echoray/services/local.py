@@ -1,7 +1,9 @@
-"""In-process wiring without Ray: engines in this process behind the same HTTP app.
+"""The in-process clients (no Ray): engines, the embedder and memory shards in this process.
 
-For tests, notebooks and benchmarks' no-server baselines. The Serve application in
-``echoray.serve`` wires the same service with deployment handles instead.
+For tests, notebooks and benchmarks' no-server baselines. ``local_clients`` gives
+``make_services`` the same kinds of clients the Serve gateway gives it with deployment
+handles and actors (``echoray.serve``); ``echoray.api.local.make_local_app`` puts the HTTP
+app on top.
 """
 
 from __future__ import annotations
@@ -13,26 +15,20 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI
 
-from echoray.api.app import make_app
 from echoray.cognition.processor import CognitiveProcessor, ModelLimits
 from echoray.config import EchoRayConfig
 from echoray.embeddings import Embedder
 from echoray.engines.factory import make_engine
 from echoray.engines.host import EngineHost
-from echoray.learning.consolidation import ShardReport, consolidate_shard
+from echoray.learning.consolidation import ShardConsolidation, ShardReport
 from echoray.learning.scheduler import ConsolidationScheduler, SchedulerControl
-from echoray.learning.summarize import model_summarizer
+from echoray.learning.summarize import summarizer_for
 from echoray.memory.api import ShardAPI, ShardControl, bind_control, bind_user, invoke
 from echoray.memory.core import MemoryShardCore
 from echoray.memory.hashing import shard_for
 from echoray.memory.records import utc_now
-from echoray.services.chat import ModelClient, OpenAIService
-from echoray.services.embeddings import EmbeddingsService
-from echoray.services.memories import MemoryService
-from echoray.services.memory_chat import MemoryChat
-from echoray.services.metrics import GatewayMetrics
+from echoray.services.wiring import Clients, make_processor
 
 
 class LocalShards:
@@ -70,49 +66,31 @@ class LocalEmbeddingClient:
         return True
 
 
-
 def make_local_hosts(config: EchoRayConfig) -> dict[str, EngineHost]:
     """One (not yet started) ``EngineHost`` per configured model."""
     return {spec.name: EngineHost(make_engine(spec, config.cache.dir)) for spec in config.models}
 
 
-def make_local_app(
+def local_clients(
     config: EchoRayConfig,
     hosts: dict[str, EngineHost],
     embedder: Embedder | None = None,
     shards: Sequence[MemoryShardCore] | None = None,
-) -> FastAPI:
-    """The gateway app over in-process engine hosts, and the embedder and memory shards
-    when given (memory needs the embedder)."""
-    metrics = GatewayMetrics()
-    models: dict[str, ModelClient] = dict(hosts)
-    service = OpenAIService(models, config.limits, metrics)
-    embeddings = memory = chat_memory = None
-    consolidation: SchedulerControl | None = None
-    if embedder is not None:
-        client = LocalEmbeddingClient(embedder)
-        embeddings = EmbeddingsService(client, config.embeddings)
-        if shards:
-            memory = MemoryService(LocalShards(shards), client, config.memory)
-            consolidation = SchedulerControl(
-                make_local_consolidation(config, shards, embedder, hosts)
-            )
-            if config.cognition.enabled:
-                processor = make_local_processor(config, hosts, LocalShards(shards), client)
-                chat_memory = MemoryChat(
-                    service,
-                    processor,
-                    metrics,
-                    deadline_s=config.cognition.pipeline_deadline_ms / 1000,
-                )
-    return make_app(
-        service,
-        config,
-        metrics,
-        embeddings=embeddings,
-        memory=memory,
-        chat_memory=chat_memory,
-        consolidation=consolidation,
+) -> Clients:
+    """In-process clients over engine hosts, and the embedder and memory shards when given
+    (memory needs the embedder)."""
+    if embedder is None or not shards:
+        return Clients(models=hosts, embedder=LocalEmbeddingClient(embedder) if embedder else None)
+    client = LocalEmbeddingClient(embedder)
+    local = LocalShards(shards)
+    return Clients(
+        models=hosts,
+        embedder=client,
+        shards=local,
+        cognition=(
+            make_local_processor(config, hosts, local, client) if config.cognition.enabled else None
+        ),
+        consolidation=SchedulerControl(make_local_consolidation(config, shards, embedder, hosts)),
     )
 
 
@@ -128,11 +106,8 @@ def make_local_processor(
     def limits(name: str) -> ModelLimits:
         return ModelLimits(hosts[name].engine.count_tokens, windows[name])
 
-    return CognitiveProcessor(
-        config.cognition,
-        shards,
-        embeddings,
-        {name: functools.partial(limits, name) for name in hosts},
+    return make_processor(
+        config, shards, embeddings, {name: functools.partial(limits, name) for name in hosts}
     )
 
 
@@ -144,32 +119,24 @@ def make_local_consolidation(
     clock: Callable[[], datetime] = utc_now,
 ) -> ConsolidationScheduler:
     """Consolidation in process: each shard's run is a coroutine over the shared store
-    (the Consolidator actor runs the same ``consolidate_shard`` as Ray tasks)."""
-    local = LocalShards(shards)
+    (the Consolidator actor runs the same ``ShardConsolidation`` as Ray tasks)."""
     embeddings = LocalEmbeddingClient(embedder)
     store = shards[0].store
-    summarize = None
-    if config.consolidation.summarize == "model" and hosts:
-        name = config.consolidation.summarize_model or config.models[0].name
-        summarize = model_summarizer(hosts[name])
 
     async def embed(texts: list[str]) -> np.ndarray:
         vectors, _ = await embeddings.embed(texts)
         return vectors
 
+    consolidation = ShardConsolidation(
+        store,
+        LocalShards(shards),
+        config.consolidation,
+        embed=embed,
+        summarize=summarizer_for(config, hosts.__getitem__ if hosts else None),
+    )
+
     async def dispatch(index: int, run_id: str, tenant: str | None) -> ShardReport:
-        return await consolidate_shard(
-            store,
-            local,
-            shard_index=index,
-            num_shards=len(shards),
-            config=config.consolidation,
-            run_id=run_id,
-            now=clock(),
-            embed=embed,
-            summarize=summarize,
-            tenant=tenant,
-        )
+        return await consolidation.run(index, run_id, tenant, clock())
 
     async def compact() -> int:
         return await asyncio.to_thread(store.compact, config.consolidation.keep_versions_s)

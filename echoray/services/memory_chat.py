@@ -26,8 +26,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from echoray.cognition.processor import Prepared, experience_id
-from echoray.cognition.trace import trace
+from echoray.cognition.processor import Capture, ChatTurn, Prepared, experience_id
 from echoray.engines.base import GenerationRequest
 from echoray.errors import EchoRayError
 from echoray.protocol.openai import (
@@ -47,18 +46,9 @@ log = logging.getLogger(__name__)
 class CognitionClient(Protocol):
     """The ``CognitiveProcessor``'s methods, in process or behind a Serve handle."""
 
-    async def prepare(
-        self,
-        tenant: str,
-        user: str,
-        model: str,
-        messages: list[dict[str, str]],
-        max_tokens: int,
-        options: EchoOptions,
-        request_id: str,
-    ) -> Prepared: ...
+    async def prepare(self, turn: ChatTurn) -> Prepared: ...
 
-    async def capture(self, prepared: Prepared, response: str, latency_ms: float) -> None: ...
+    async def capture(self, capture: Capture, response: str, latency_ms: float) -> None: ...
 
     async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse: ...
 
@@ -178,14 +168,17 @@ class MemoryChat:
         assert request.user is not None
         if not (options.memory or options.write or options.trace):
             return None, None
-        messages = [{"role": m.role, "content": m.text()} for m in request.messages]
+        turn = ChatTurn(
+            tenant=tenant,
+            user=request.user,
+            model=request.model,
+            messages=[{"role": m.role, "content": m.text()} for m in request.messages],
+            max_tokens=max_tokens,
+            options=options,
+            request_id=request_id,
+        )
         try:
-            prepared = await asyncio.wait_for(
-                self._cognition.prepare(
-                    tenant, request.user, request.model, messages, max_tokens, options, request_id
-                ),
-                self._deadline_s,
-            )
+            prepared = await asyncio.wait_for(self._cognition.prepare(turn), self._deadline_s)
         except EchoRayError as exc:
             if exc.status_code < 500:
                 raise  # the caller's mistake (a malformed user or session): a clear 4xx
@@ -216,28 +209,30 @@ class MemoryChat:
                 "degraded": degraded,
                 "stages_ms": {"inference": round(inference_ms, 3)},
             }
-        state = turn.prepared.state
-        state.timings_ms["inference"] = inference_ms
+        prepared = turn.prepared
+        timings = {**prepared.timings_ms, "inference": inference_ms}
         if self._metrics is not None:
-            self._metrics.observe_pipeline(state.timings_ms, state.degraded, state.context_tokens)
-        latency_ms = (now - turn.started) * 1000
-        task = asyncio.create_task(self._capture(turn.prepared, response, latency_ms))
-        key = (turn.tenant, experience_id(turn.prepared.request_id))
-        self._background.add(task)
-        self._captures[key] = task
-        task.add_done_callback(lambda done: self._capture_done(key, done))
-        return trace(state)
+            self._metrics.observe_pipeline(timings, prepared.degraded, prepared.context_tokens)
+        if prepared.capture is not None:
+            latency_ms = (now - turn.started) * 1000
+            task = asyncio.create_task(self._capture(prepared.capture, response, latency_ms))
+            key = (turn.tenant, experience_id(prepared.request_id))
+            self._background.add(task)
+            self._captures[key] = task
+            task.add_done_callback(lambda done: self._capture_done(key, done))
+        stages = {name: round(float(ms), 3) for name, ms in timings.items()}
+        return {**prepared.trace, "stages_ms": stages}
 
     def _capture_done(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
         self._background.discard(task)
         if self._captures.get(key) is task:  # not a later chat that reused the request id
             del self._captures[key]
 
-    async def _capture(self, prepared: Prepared, response: str, latency_ms: float) -> None:
+    async def _capture(self, capture: Capture, response: str, latency_ms: float) -> None:
         try:
-            await self._cognition.capture(prepared, response, latency_ms)
+            await self._cognition.capture(capture, response, latency_ms)
         except Exception:
-            log.warning("experience capture failed for %s", prepared.request_id, exc_info=True)
+            log.warning("experience capture failed for %s", capture.request_id, exc_info=True)
             if self._metrics is not None:
                 self._metrics.degraded.labels("capture").inc()
 

@@ -156,7 +156,7 @@ def test_embeddings_through_the_batched_embedder(client: openai.OpenAI) -> None:
 def test_client_disconnect_cancels_generation(main_app: str, client: openai.OpenAI) -> None:
     from ray import serve
 
-    from echoray.serve.app import inference_deployment_name
+    from echoray.serve.names import inference_deployment_name
 
     handle = serve.get_deployment_handle(inference_deployment_name(MODEL), app_name="echoray")
     body = {

@@ -6,21 +6,14 @@ off (the local default) they are open like everything else.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from echoray.api.auth import Authenticator
+from echoray.learning.scheduler import ConsolidationControl
 from echoray.protocol.memory import ConsolidateRequest
-
-
-class ConsolidationControl(Protocol):
-    """Starts consolidation runs and reports on them (in process or the Ray actor)."""
-
-    async def consolidate(self, tenant: str | None, wait: bool) -> dict[str, Any]: ...
-
-    async def status(self) -> dict[str, Any]: ...
 
 
 def admin_router(control: ConsolidationControl, authenticator: Authenticator) -> APIRouter:

@@ -70,7 +70,6 @@ _ID_KEY = ["tenant", "user", "id"]
 Owns = Callable[[str, str], bool]
 
 
-
 def _describe(schema: pa.Schema) -> str:
     vectors = [
         f"{f.name}: {f.type.list_size} values"

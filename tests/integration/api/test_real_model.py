@@ -2,10 +2,10 @@
 
 import pytest
 
+from echoray.api.local import make_local_app
 from echoray.config import config_from_args
 from echoray.engines.host import EngineHost
 from echoray.engines.torch_engine import TorchEngine
-from echoray.services.local import make_local_app
 from tests.helpers import asgi_clients
 
 pytestmark = pytest.mark.model

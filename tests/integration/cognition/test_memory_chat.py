@@ -12,9 +12,10 @@ from typing import Any
 import openai
 import pytest
 
+from echoray.api.local import make_local_app
 from echoray.embeddings import HashEmbedder
 from echoray.memory.core import MemoryShardCore
-from echoray.services.local import make_local_app, make_local_hosts, make_local_shards
+from echoray.services.local import make_local_hosts, make_local_shards
 from tests.helpers import asgi_clients, fake_config
 
 KEYS = {"key-acme": "acme", "key-globex": "globex"}

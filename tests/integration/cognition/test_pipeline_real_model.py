@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
+from echoray.api.local import make_local_app
 from echoray.config import config_from_args
 from echoray.embeddings import MiniLMEmbedder
 from echoray.engines.host import EngineHost
 from echoray.engines.torch_engine import TorchEngine
-from echoray.services.local import make_local_app, make_local_shards
+from echoray.services.local import make_local_shards
 from tests.helpers import asgi_clients
 
 pytestmark = pytest.mark.model

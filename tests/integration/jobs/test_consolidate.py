@@ -11,10 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from echoray.api.local import make_local_app
 from echoray.embeddings import HashEmbedder
 from echoray.jobs import consolidate as job
 from echoray.jobs.progress import JobFailed, format_table
-from echoray.services.local import make_local_app, make_local_hosts, make_local_shards
+from echoray.services.local import make_local_hosts, make_local_shards
 from tests.helpers import fake_config
 from tests.integration.jobs.conftest import Server, count
 

@@ -8,7 +8,8 @@ import httpx
 import openai
 import pytest
 
-from echoray.services.local import make_local_app, make_local_hosts
+from echoray.api.local import make_local_app
+from echoray.services.local import make_local_hosts
 from tests.helpers import asgi_clients, fake_config
 
 MESSAGES = [{"role": "user", "content": "hello there"}]

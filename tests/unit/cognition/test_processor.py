@@ -5,15 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from echoray.cognition.processor import (
-    candidates_from,
-    contextual_query,
-    experience_id,
-    match_pattern,
-)
+from echoray.cognition.processor import experience_id
+from echoray.cognition.stages import candidates_from, contextual_query, match_pattern
 from echoray.config import CognitionConfig
-from echoray.memory.core import ChatRecall, Recalled
-from echoray.memory.records import MemoryRecord, Pattern, Why
+from echoray.memory.records import ChatRecall, MemoryRecord, Pattern, Recalled, Why
 from tests.unit.cognition.factory import NOW, at_cosine, vec
 
 

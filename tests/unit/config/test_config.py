@@ -104,7 +104,8 @@ def test_absolute_paths_keep_uris_and_builtins(tmp_path: Path) -> None:
 
 
 def test_two_model_example_builds_two_inference_deployments() -> None:
-    from echoray.serve.app import build_app_from_config, inference_deployment_name
+    from echoray.serve.app import build_app_from_config
+    from echoray.serve.names import inference_deployment_name
 
     config = load_config(REPO / "deployments" / "two-models.yaml", environ={})
     assert [m.name for m in config.models] == ["smollm2-135m-instruct", "smollm2-short-context"]

@@ -6,7 +6,8 @@ from echoray.config import DeploymentOptionsConfig, ModelSpec
 from echoray.engines.fake import FakeEngine
 from echoray.engines.host import EngineHost
 from echoray.errors import EngineError
-from echoray.serve.app import deployment_options, inference_deployment_name
+from echoray.serve.app import deployment_options
+from echoray.serve.names import inference_deployment_name
 
 
 def test_fixed_replicas_and_resources() -> None:

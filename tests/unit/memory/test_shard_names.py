@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from echoray.config import config_from_args
-from echoray.serve.consolidator import consolidator_name
-from echoray.serve.shard import shard_name
+from echoray.serve.names import consolidator_name, shard_name
 
 
 def layout(uri: str, shards: int = 2):

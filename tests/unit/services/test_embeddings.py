@@ -6,8 +6,9 @@ import numpy as np
 import openai
 import pytest
 
+from echoray.api.local import make_local_app
 from echoray.embeddings import HashEmbedder
-from echoray.services.local import make_local_app, make_local_hosts
+from echoray.services.local import make_local_hosts
 from tests.helpers import asgi_clients, fake_config
 
 
