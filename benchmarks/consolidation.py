@@ -141,7 +141,7 @@ def _finished(run: dict[str, Any], seconds: float) -> dict[str, Any]:
 
 
 async def _in_process(folder: Path, workers: int) -> dict[str, Any]:
-    from echoray.embeddings import HashEmbedder
+    from echoray.embeddings.hashed import HashEmbedder
     from echoray.services.local import make_local_consolidation, make_local_shards
 
     config = _config(folder, workers)

@@ -51,7 +51,7 @@ from benchmarks.stats import format_spread, percentile, ratio, summarize
 if TYPE_CHECKING:
     import numpy as np
 
-    from echoray.embeddings import MiniLMEmbedder
+    from echoray.embeddings.minilm import MiniLMEmbedder
     from echoray.memory.records import MemoryRecord
 
 NAME = "memory"
@@ -679,7 +679,7 @@ def run(ctx: BenchContext) -> BenchResult:
     # torch's OpenMP workers otherwise spin for a while after each MiniLM or float16 scan
     # call and slow the numpy baseline (and OpenBLAS) that runs next in this process.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from echoray.embeddings import MiniLMEmbedder
+    from echoray.embeddings.minilm import MiniLMEmbedder
 
     load_average = os.getloadavg()
     repeats = max(1, ctx.repeats)

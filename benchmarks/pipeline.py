@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     import openai
 
     from echoray.config import EchoRayConfig
-    from echoray.embeddings import MiniLMEmbedder
+    from echoray.embeddings.minilm import MiniLMEmbedder
     from echoray.memory.core import MemoryShardCore
 
 NAME = "pipeline"
@@ -597,7 +597,7 @@ def run(ctx: BenchContext) -> BenchResult:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 
-    from echoray.embeddings import MiniLMEmbedder
+    from echoray.embeddings.minilm import MiniLMEmbedder
 
     load_average = os.getloadavg()
     repeats = max(1, ctx.repeats)

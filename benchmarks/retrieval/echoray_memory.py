@@ -142,6 +142,6 @@ class EchoRayRetriever:
 def make_echoray_retriever() -> EchoRayRetriever:
     """Factory for the retriever registry: loads MiniLM (a few seconds on CPU)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from echoray.embeddings import MiniLMEmbedder
+    from echoray.embeddings.minilm import MiniLMEmbedder
 
     return EchoRayRetriever(MiniLMEmbedder())

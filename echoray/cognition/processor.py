@@ -38,7 +38,7 @@ from echoray.embeddings import EmbeddingClient
 from echoray.memory.api import Shards
 from echoray.memory.hashing import shard_for
 from echoray.memory.records import Experience, MemoryRecord, TurnRole
-from echoray.memory.safe import IDENTIFIER_PATTERN, validate_identifier
+from echoray.protocol.ids import is_identifier, validate_identifier
 from echoray.protocol.openai import EchoOptions, FeedbackRequest, FeedbackResponse
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def experience_id(request_id: str) -> str:
     not identifiers, such as a client's free-form x-request-id) a digest of it. The chat
     response id ``chatcmpl-<request id>`` is accepted too."""
     request_id = request_id.removeprefix("chatcmpl-")
-    if IDENTIFIER_PATTERN.fullmatch(request_id):
+    if is_identifier(request_id):
         return request_id
     return "req-" + hashlib.sha256(request_id.encode()).hexdigest()[:32]
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from echoray import __version__
 from echoray.deploy.images import default_image, gpu_image_for
+from echoray.protocol.ids import IDENTIFIER_SCHEMA
 
 # KubeRay's operator rejects a RayService or RayJob name over 47 characters or not a
 # DNS-1035 label (ray-operator/controllers/ray/utils/validation.go).
@@ -21,8 +22,6 @@ MAX_NAME_LENGTH = 47
 DNS_1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 DNS_1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"
-# A user id the ingest job and the memory API accept (echoray.jobs.ingest's _IDENTIFIER).
-USER_ID = r"^[A-Za-z0-9_][A-Za-z0-9._:@+=\-]{0,127}$"
 
 MODEL_CACHE_MOUNT = "/models"
 MODEL_CACHE_DIR = f"{MODEL_CACHE_MOUNT}/cache"
@@ -82,7 +81,7 @@ class DeployConfig(BaseModel):
     )
     ingest_user: str | None = Field(
         None,
-        pattern=USER_ID,
+        pattern=IDENTIFIER_SCHEMA,
         description="The ingest RayJob stores every row as this user; unset reads each "
         "row's `user` column.",
     )

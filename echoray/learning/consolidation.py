@@ -22,10 +22,10 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -46,7 +46,6 @@ from echoray.learning.reflection import (
 from echoray.memory.api import Shards
 from echoray.memory.hashing import shard_for
 from echoray.memory.records import Experience, Link, MemoryRecord, Turn
-from echoray.memory.store import LanceDBStore
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +58,7 @@ _WRITE_BATCH = 256  # groups or reflections written in one shard call
 Embed = Callable[[list[str]], Awaitable[np.ndarray]]
 Summarize = Callable[[str], Awaitable[str]]
 Owner = tuple[str, str]
+Owns = Callable[[str, str], bool]
 
 
 class ShardBusyError(ServiceUnavailableError):
@@ -96,7 +96,18 @@ class UserData:
     experiences: list[Experience] = field(default_factory=list)
 
 
-def read_shard(store: LanceDBStore, owns: Callable[[str, str], bool]) -> dict[Owner, UserData]:
+class ShardRows(Protocol):
+    """What a run reads of the store: every row of the users a shard owns (the
+    ``LanceDBStore``, or anything that scans the same way)."""
+
+    def scan(self, *, owns: Owns) -> Iterator[MemoryRecord]: ...
+    def scan_archive(self, *, owns: Owns) -> Iterator[MemoryRecord]: ...
+    def scan_links(self, *, owns: Owns) -> Iterator[Link]: ...
+    def scan_turns(self, *, owns: Owns) -> Iterator[Turn]: ...
+    def scan_experiences(self, *, owns: Owns) -> Iterator[Experience]: ...
+
+
+def read_shard(store: ShardRows, owns: Owns) -> dict[Owner, UserData]:
     """Every row the run needs of the users ``owns`` accepts, grouped by user."""
     users: dict[Owner, UserData] = defaultdict(UserData)
     for record in store.scan(owns=owns):
@@ -119,7 +130,7 @@ class ShardConsolidation:
     in a Ray task alike, a run is ``ShardConsolidation(...).run(index, run_id, tenant, now)``.
     """
 
-    store: LanceDBStore
+    store: ShardRows
     shards: Shards
     config: ConsolidationConfig
     embed: Embed | None = None
@@ -141,7 +152,7 @@ class ShardConsolidation:
 
 
 async def consolidate_shard(
-    store: LanceDBStore,
+    store: ShardRows,
     shards: Shards,
     *,
     shard_index: int,

@@ -5,7 +5,7 @@ ranges (importance, arousal, dominance and strength in [0, 1], valence in [-1, 1
 identifiers are well formed (see ``safe``) and that the vector is finite; the vector is
 stored L2-normalised so a dot product is the cosine everywhere. Size limits that depend on
 the configuration (text length, metadata bytes, batch size) are checked by
-``check_limits``. ``build`` turns pydantic's ``ValidationError`` into echoray's
+``echoray.memory.limits``. ``build`` turns pydantic's ``ValidationError`` into echoray's
 ``UnprocessableEntityError`` naming the field; constructing a model directly raises
 pydantic's error.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
@@ -23,9 +22,8 @@ from typing import Any, Literal, Self
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from echoray.config import MemoryConfig
-from echoray.errors import EchoRayError, PayloadTooLargeError, UnprocessableEntityError
-from echoray.memory.safe import canonical_json, validate_identifier
+from echoray.errors import EchoRayError, UnprocessableEntityError
+from echoray.protocol.ids import validate_identifier
 
 MemoryKind = Literal["episodic", "semantic", "reflection", "procedural"]
 LinkKind = Literal["temporal", "neighbour", "source"]
@@ -452,62 +450,3 @@ class ChatRecall:
 
 # A combined survivor and the ids of the memories folded into it.
 Merged = tuple[MemoryRecord, list[str]]
-
-
-# --- limits that come from the configuration --------------------------------------------
-
-
-def metadata_bytes(metadata: dict[str, Any]) -> int:
-    """Size of ``metadata`` as compact UTF-8 JSON, the measure ``max_metadata_bytes`` uses."""
-    return len(canonical_json(metadata).encode())
-
-
-def check_batch(count: int, limits: MemoryConfig, what: str = "memories") -> None:
-    """Refuse an empty or oversized batch.
-
-    Raises:
-        UnprocessableEntityError: ``count`` is 0.
-        PayloadTooLargeError: ``count`` is over ``limits.max_batch``.
-    """
-    if count == 0:
-        raise UnprocessableEntityError(f"no {what} given", param=what)
-    if count > limits.max_batch:
-        raise PayloadTooLargeError(
-            f"{count} {what} in one request; at most {limits.max_batch}", param=what
-        )
-
-
-def check_limits(records: Sequence[MemoryRecord], limits: MemoryConfig) -> None:
-    """Refuse a batch that breaks the configured size limits.
-
-    Raises:
-        UnprocessableEntityError: the batch is empty.
-        PayloadTooLargeError: too many records, a text longer than ``max_text_chars`` or
-            metadata larger than ``max_metadata_bytes``; ``param`` names the field.
-    """
-    check_batch(len(records), limits)
-    for index, record in enumerate(records):
-        if len(record.text) > limits.max_text_chars:
-            raise PayloadTooLargeError(
-                f"memory text is {len(record.text)} characters; at most {limits.max_text_chars}",
-                param=f"memories.{index}.text",
-            )
-        size = metadata_bytes(record.metadata)
-        if size > limits.max_metadata_bytes:
-            raise PayloadTooLargeError(
-                f"metadata is {size} bytes; at most {limits.max_metadata_bytes}",
-                param=f"memories.{index}.metadata",
-            )
-
-
-def check_limit(limit: int, limits: MemoryConfig) -> int:
-    """Return ``limit`` if it is between 1 and ``limits.max_limit``.
-
-    Raises:
-        UnprocessableEntityError: ``limit`` is out of range (``param`` is ``limit``).
-    """
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= limits.max_limit:
-        raise UnprocessableEntityError(
-            f"limit must be an integer from 1 to {limits.max_limit}", param="limit"
-        )
-    return limit

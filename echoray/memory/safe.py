@@ -2,12 +2,12 @@
 
 Caller data reaches a filter string in one of two shapes, never raw:
 
-- **Identifiers** (tenant, user, session, memory ids) must match ``IDENTIFIER_PATTERN``:
-  1 to 128 characters of ASCII letters, digits and ``. _ - : @ + =``, starting with a letter,
-  digit or underscore. Anything else (quotes, backslashes, spaces, unicode, SQL keywords
-  with spaces, very long values) is rejected with ``UnprocessableEntityError`` naming the
-  field, before any query runs. Validated identifiers are then still quoted by
-  ``sql_string`` (belt and braces).
+- **Identifiers** (tenant, user, session, memory ids) must follow the one rule of
+  ``echoray.protocol.ids``: 1 to 128 characters of ASCII letters, digits and
+  ``. _ - : @ + =``, starting with a letter, digit or underscore. Anything else (quotes,
+  backslashes, spaces, unicode, SQL keywords with spaces, very long values) is rejected
+  with ``UnprocessableEntityError`` naming the field, before any query runs. Validated
+  identifiers are then still quoted by ``sql_string`` (belt and braces).
 - **Numbers and times** are formatted here from Python ``int`` values, never from text.
 
 Free text is never put into a filter: metadata equality is checked in Python (see
@@ -26,38 +26,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 from echoray.errors import InvalidRequestError, UnprocessableEntityError
 from echoray.memory.schemas import MEMORY_KINDS
+from echoray.protocol.ids import is_identifier, validate_identifier
 
-IDENTIFIER_MAX_CHARS: Final = 128
-IDENTIFIER_PATTERN: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:@+=\-]{0,127}")
-_IDENTIFIER_RULE = (
-    f"1 to {IDENTIFIER_MAX_CHARS} characters of ASCII letters, digits and . _ - : @ + =, "
-    "starting with a letter, digit or underscore"
-)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def validate_identifier(value: object, field: str) -> str:
-    """Return ``value`` if it is a well-formed identifier.
-
-    Raises:
-        UnprocessableEntityError: ``value`` is not a string matching ``IDENTIFIER_PATTERN``;
-            ``param`` is ``field``, ``code`` is ``invalid_identifier``.
-    """
-    if not isinstance(value, str) or IDENTIFIER_PATTERN.fullmatch(value) is None:
-        shown = repr(value)[:40] if isinstance(value, str) else type(value).__name__
-        raise UnprocessableEntityError(
-            f"{field} must be {_IDENTIFIER_RULE}; got {shown}",
-            param=field,
-            code="invalid_identifier",
-        )
-    return value
 
 
 def validate_identifiers(values: Iterable[object], field: str) -> list[str]:
@@ -253,7 +230,7 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
         or len(value) != 2
         or type(value[0]) is not int
         or not isinstance(value[1], str)
-        or IDENTIFIER_PATTERN.fullmatch(value[1]) is None
+        or not is_identifier(value[1])
     ):
         raise problem
     return value[0], value[1]

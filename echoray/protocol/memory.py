@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from echoray.protocol.ids import IDENTIFIER_SCHEMA
+
 Kind = Literal["episodic", "semantic", "reflection", "procedural"]
-_ID = r"^[A-Za-z0-9._:@+=-]{1,128}$"
 
 
 class _Strict(BaseModel):
@@ -22,9 +23,9 @@ class _Strict(BaseModel):
 class MemoryIn(_Strict):
     """One memory to store. ``id`` lets a client retry without duplicating."""
 
-    id: str | None = Field(None, pattern=_ID)
+    id: str | None = Field(None, pattern=IDENTIFIER_SCHEMA)
     text: str = Field(..., min_length=1)
-    session: str | None = Field(None, pattern=_ID)
+    session: str | None = Field(None, pattern=IDENTIFIER_SCHEMA)
     kind: Kind = "episodic"
     created_at: datetime | None = Field(None, description="For importing history; default now.")
     importance: float = Field(0.5, ge=0, le=1)
@@ -33,16 +34,16 @@ class MemoryIn(_Strict):
 
 
 class MemoryCreateRequest(MemoryIn):
-    user: str = Field(..., pattern=_ID)
+    user: str = Field(..., pattern=IDENTIFIER_SCHEMA)
 
 
 class MemoryBatchRequest(_Strict):
-    user: str = Field(..., pattern=_ID)
+    user: str = Field(..., pattern=IDENTIFIER_SCHEMA)
     memories: list[MemoryIn] = Field(..., min_length=1)
 
 
 class MemoryFilters(_Strict):
-    session: str | None = Field(None, pattern=_ID)
+    session: str | None = Field(None, pattern=IDENTIFIER_SCHEMA)
     kinds: list[Kind] | None = Field(None, min_length=1)
     created_after: datetime | None = None
     created_before: datetime | None = None
@@ -50,14 +51,14 @@ class MemoryFilters(_Strict):
 
 
 class MemorySearchRequest(_Strict):
-    user: str = Field(..., pattern=_ID)
+    user: str = Field(..., pattern=IDENTIFIER_SCHEMA)
     query: str = Field(..., min_length=1, max_length=8192)
     limit: int = Field(10, ge=1)
     filters: MemoryFilters = Field(default_factory=MemoryFilters)
 
 
 class MemoryPatchRequest(_Strict):
-    user: str = Field(..., pattern=_ID)
+    user: str = Field(..., pattern=IDENTIFIER_SCHEMA)
     text: str | None = Field(None, min_length=1)
     kind: Kind | None = None
     importance: float | None = Field(None, ge=0, le=1)
@@ -138,11 +139,15 @@ class DeletedResponse(BaseModel):
 
 
 class MemoryRestoreRequest(_Strict):
-    user: str = Field(..., pattern=_ID, description="The user the archived memory belongs to.")
+    user: str = Field(
+        ..., pattern=IDENTIFIER_SCHEMA, description="The user the archived memory belongs to."
+    )
 
 
 class ConsolidateRequest(_Strict):
     tenant: str | None = Field(
-        None, pattern=_ID, description="Consolidate one tenant's users; null: every tenant."
+        None,
+        pattern=IDENTIFIER_SCHEMA,
+        description="Consolidate one tenant's users; null: every tenant.",
     )
     wait: bool = Field(False, description="Answer when the run has finished.")

@@ -15,13 +15,11 @@ from echoray.config import MemoryConfig
 from echoray.embeddings import EmbeddingClient
 from echoray.errors import NotFoundError
 from echoray.memory.api import Shards
+from echoray.memory.limits import check_batch, check_limit
 from echoray.memory.records import (
     MemoryFilter,
     MemoryPatch,
     MemoryRecord,
-    check_batch,
-    check_limit,
-    check_limits,
     new_memory_id,
     utc_now,
 )
@@ -178,8 +176,7 @@ class MemoryService:
             )
             for m, vector in zip(memories, vectors, strict=True)
         ]
-        check_limits(records, self._config)
-        return records
+        return records  # the store checks every limit as it writes
 
 
 def _out(record: MemoryRecord) -> MemoryOut:

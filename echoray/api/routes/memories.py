@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from echoray.protocol.ids import IDENTIFIER_SCHEMA
 from echoray.protocol.memory import (
     ArchiveList,
     DeletedResponse,
@@ -25,8 +26,9 @@ from echoray.protocol.memory import (
 )
 from echoray.services.memories import MemoryService
 
-_ID = r"^[A-Za-z0-9._:@+=-]{1,128}$"
-User = Annotated[str, Query(pattern=_ID, description="The user the memories belong to.")]
+User = Annotated[
+    str, Query(pattern=IDENTIFIER_SCHEMA, description="The user the memories belong to.")
+]
 
 
 def memory_router(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from echoray.cognition.affect import AffectModel, congruence
-from echoray.embeddings import MiniLMEmbedder
+from echoray.embeddings.minilm import MiniLMEmbedder
 
 pytestmark = pytest.mark.model
 

@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from echoray.api.local import make_local_app
-from echoray.embeddings import HashEmbedder
+from echoray.embeddings.hashed import HashEmbedder
 from echoray.memory.core import MemoryShardCore
 from echoray.services.local import make_local_hosts, make_local_shards
 from tests.helpers import asgi_clients, fake_config

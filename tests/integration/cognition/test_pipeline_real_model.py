@@ -15,7 +15,7 @@ import pytest
 
 from echoray.api.local import make_local_app
 from echoray.config import config_from_args
-from echoray.embeddings import MiniLMEmbedder
+from echoray.embeddings.minilm import MiniLMEmbedder
 from echoray.engines.host import EngineHost
 from echoray.engines.torch_engine import TorchEngine
 from echoray.services.local import make_local_shards

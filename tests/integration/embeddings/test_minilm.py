@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from echoray.api.local import make_local_app
-from echoray.embeddings import MiniLMEmbedder
+from echoray.embeddings.minilm import MiniLMEmbedder
 from echoray.services.local import make_local_hosts
 from tests.helpers import asgi_clients, fake_config
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from echoray.api.local import make_local_app
-from echoray.embeddings import HashEmbedder
+from echoray.embeddings.hashed import HashEmbedder
 from echoray.jobs import consolidate as job
 from echoray.jobs.progress import JobFailed, format_table
 from echoray.services.local import make_local_hosts, make_local_shards

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.retrieval.echoray_memory import EchoRayRetriever
-from echoray.embeddings import HashEmbedder
+from echoray.embeddings.hashed import HashEmbedder
 from echoray.evaluation.evaluate import evaluate_retriever
 from echoray.evaluation.locomo import load_locomo
 from echoray.evaluation.metrics import aggregate

@@ -10,7 +10,7 @@ import pytest
 from echoray import errors
 from echoray.api.local import make_local_app
 from echoray.client import AsyncEchoRay
-from echoray.embeddings import HashEmbedder
+from echoray.embeddings.hashed import HashEmbedder
 from echoray.services.local import make_local_hosts, make_local_shards
 from tests.helpers import fake_config
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from echoray.api.local import make_local_app
-from echoray.embeddings import HashEmbedder
+from echoray.embeddings.hashed import HashEmbedder
 from echoray.services.local import make_local_hosts, make_local_shards
 from tests.helpers import fake_config
 

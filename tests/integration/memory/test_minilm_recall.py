@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from echoray.config import MemoryConfig
-from echoray.embeddings import MiniLMEmbedder
+from echoray.embeddings.minilm import MiniLMEmbedder
 from echoray.memory.recall import recall
 from echoray.memory.records import MemoryFilter, MemoryRecord
 from echoray.memory.store import LanceDBStore

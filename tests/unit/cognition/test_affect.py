@@ -12,7 +12,7 @@ from echoray.cognition.affect import (
     congruence,
 )
 from echoray.cognition.state import Affect
-from echoray.embeddings import HashEmbedder
+from echoray.embeddings.hashed import HashEmbedder
 from tests.unit.cognition.factory import state
 
 # Each keyword owns one dimension; the last one is a baseline every text has.

@@ -59,6 +59,24 @@ def test_env_override_of_default_model_list() -> None:
     assert config.models[0].name == DEFAULT_MODEL_NAME
 
 
+def test_the_clients_settings_do_not_break_the_server_config() -> None:
+    # The jobs section of the README has users export these; `echoray serve` read them as
+    # config paths (`api_key`, `url`) and refused to start.
+    environ = {
+        "ECHORAY_API_KEY": "sk-acme-1",
+        "ECHORAY_URL": "http://127.0.0.1:8000",
+        "ECHORAY_SERVER__PORT": "8124",
+    }
+    config = config_from_args({}, environ)
+    assert config.server.port == 8124
+    assert config == config_from_args({}, {"ECHORAY_SERVER__PORT": "8124"})
+
+
+def test_a_misspelt_section_is_an_error_naming_the_sections() -> None:
+    with pytest.raises(ConfigError, match=r"ECHORAY_SEVER__PORT.*no section 'sever'.*server"):
+        config_from_args({}, {"ECHORAY_SEVER__PORT": "8001"})
+
+
 def test_apply_env_overrides_does_not_mutate_input() -> None:
     data = {"server": {"port": 1}}
     apply_env_overrides(data, {"ECHORAY_SERVER__PORT": "2"})

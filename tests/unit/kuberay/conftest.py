@@ -28,6 +28,6 @@ def kuberay_crds() -> None:
     """Fail, not skip, when the CRDs are missing: the validation would silently vanish."""
     if not (crd_dir() / "ray.io_rayservices.yaml").exists():
         pytest.fail(
-            f"KubeRay CRDs not found in {crd_dir()}: they live in shared/kuberay-crds beside "
-            "the repository (or set ECHORAY_KUBERAY_CRDS)"
+            f"KubeRay CRDs not found in {crd_dir()}: they are vendored in "
+            "tests/fixtures/kuberay-crds (or set ECHORAY_KUBERAY_CRDS)"
         )

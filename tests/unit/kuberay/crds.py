@@ -1,8 +1,8 @@
 """The KubeRay v1.7.0 CRDs' OpenAPI schemas as strict JSON Schema validators.
 
-The CRDs are read where the project keeps them, ``<repo>/../shared/kuberay-crds`` (CI's
-clone has a copy of shared/ beside it the same way), never copied into the repository.
-Set ECHORAY_KUBERAY_CRDS to read them from elsewhere.
+The CRDs are vendored, unmodified, in ``tests/fixtures/kuberay-crds/`` (with their source,
+version and the Apache-2.0 licence in ``SOURCE.md`` and ``LICENSE``), so a fresh clone runs
+these tests with nothing beside it. Set ECHORAY_KUBERAY_CRDS to read them from elsewhere.
 
 What the API server does that plain JSON Schema does not, and this adds:
 - unknown fields are errors (``additionalProperties: false`` wherever the schema lists
@@ -36,7 +36,8 @@ CRD_FILES = {
 
 
 def crd_dir() -> Path:
-    return Path(os.environ.get("ECHORAY_KUBERAY_CRDS", REPO.parent / "shared" / "kuberay-crds"))
+    vendored = REPO / "tests" / "fixtures" / "kuberay-crds"
+    return Path(os.environ.get("ECHORAY_KUBERAY_CRDS", vendored))
 
 
 def strict_schema(schema: Any) -> Any:

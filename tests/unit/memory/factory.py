@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from echoray.embeddings import HashEmbedder
+from echoray.embeddings.hashed import HashEmbedder
 from echoray.memory.records import MemoryRecord
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)

@@ -11,14 +11,12 @@ from pydantic import ValidationError
 
 from echoray.config import MemoryConfig
 from echoray.errors import PayloadTooLargeError, UnprocessableEntityError
+from echoray.memory.limits import check_limit, check_limits, metadata_bytes
 from echoray.memory.records import (
     Link,
     MemoryFilter,
     MemoryPatch,
     MemoryRecord,
-    check_limit,
-    check_limits,
-    metadata_bytes,
 )
 from tests.unit.memory.factory import record
 

@@ -1,0 +1,46 @@
+"""The one identifier rule (protocol layer): tenants, users, sessions and memory ids.
+
+1 to 128 characters of ASCII letters, digits and ``. _ - : @ + =``, starting with a
+letter, digit or underscore. The memory API's schema, the server's checks, the ingest job
+and the KubeRay settings all use this rule, so what one accepts the others accept. Values
+that reach a LanceDB filter are identifiers only (``echoray.memory.safe``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from echoray.errors import UnprocessableEntityError
+
+IDENTIFIER_MAX_CHARS: Final = 128
+IDENTIFIER_REGEX: Final = r"[A-Za-z0-9_][A-Za-z0-9._:@+=\-]{0,127}"
+IDENTIFIER_PATTERN: Final = re.compile(IDENTIFIER_REGEX)
+# The same rule as a JSON Schema / pydantic ``pattern`` (anchored).
+IDENTIFIER_SCHEMA: Final = f"^{IDENTIFIER_REGEX}$"
+IDENTIFIER_RULE: Final = (
+    f"1 to {IDENTIFIER_MAX_CHARS} characters of ASCII letters, digits and . _ - : @ + =, "
+    "starting with a letter, digit or underscore"
+)
+
+
+def is_identifier(value: object) -> bool:
+    return isinstance(value, str) and IDENTIFIER_PATTERN.fullmatch(value) is not None
+
+
+def validate_identifier(value: object, field: str) -> str:
+    """Return ``value`` if it is a well-formed identifier.
+
+    Raises:
+        UnprocessableEntityError: ``value`` is not a string matching ``IDENTIFIER_PATTERN``;
+            ``param`` is ``field``, ``code`` is ``invalid_identifier``.
+    """
+    if not is_identifier(value):
+        shown = repr(value)[:40] if isinstance(value, str) else type(value).__name__
+        raise UnprocessableEntityError(
+            f"{field} must be {IDENTIFIER_RULE}; got {shown}",
+            param=field,
+            code="invalid_identifier",
+        )
+    assert isinstance(value, str)
+    return value
