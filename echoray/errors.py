@@ -22,6 +22,7 @@ Ray actor and Serve replica boundaries. Only ``echoray.api.errors`` turns them i
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -150,3 +151,13 @@ def unwrap_remote(exc: BaseException) -> BaseException:
     if isinstance(cause, BaseException) and type(exc).__name__.startswith("RayTaskError"):
         return cause
     return exc
+
+
+def validation_problems(
+    errors: Sequence[Any], name: Callable[[tuple[Any, ...]], str] | None = None
+) -> str:
+    """A pydantic ``ValidationError``'s ``errors()`` as one line, "where: what" each; ``name``
+    turns an error's location into what the reader knows it as (a dotted config path by
+    default, an option name for a CLI)."""
+    name = name or (lambda loc: ".".join(str(p) for p in loc) or "(top level)")
+    return "; ".join(f"{name(tuple(err['loc']))}: {err['msg']}" for err in errors)

@@ -44,7 +44,7 @@ from echoray.config.server import (
     ServerConfig,
     StorageConfig,
 )
-from echoray.errors import ConfigError
+from echoray.errors import ConfigError, validation_problems
 
 __all__ = [
     "APP_IMPORT_PATH",
@@ -201,10 +201,7 @@ def config_from_args(
     try:
         return EchoRayConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = validation_problems(exc.errors())
         raise ConfigError(f"invalid echoray config: {problems}") from exc
 
 

@@ -20,7 +20,7 @@ from echoray.config import DEFAULT_CONFIG_PATH
 from echoray.deploy.render import DESCRIPTIONS, KINDS, Kind, make_documents, render_text
 from echoray.deploy.serve_config import load_cluster_config
 from echoray.deploy.settings import DeployConfig
-from echoray.errors import ConfigError
+from echoray.errors import ConfigError, validation_problems
 
 
 def add_deploy_commands(parser: argparse.ArgumentParser) -> None:
@@ -115,9 +115,8 @@ def deploy_config_from_args(args: argparse.Namespace) -> DeployConfig:
     try:
         return DeployConfig.model_validate(given)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"--{str(err['loc'][0]).replace('_', '-') if err['loc'] else '(options)'}: {err['msg']}"
-            for err in exc.errors()
+        problems = validation_problems(
+            exc.errors(), lambda loc: f"--{str(loc[0]).replace('_', '-')}" if loc else "(options)"
         )
         raise ConfigError(f"invalid deploy options: {problems}") from exc
 

@@ -92,7 +92,22 @@ class _Model(BaseModel):
             raise UnprocessableEntityError(problems, param=param) from None
 
 
-class MemoryRecord(_Model):
+class _Owned(_Model):
+    """A row keyed by (tenant, user, id), in a session or in none: its identifiers are
+    checked by the one rule (``echoray.protocol.ids``)."""
+
+    @field_validator("id", "tenant", "user", check_fields=False)
+    @classmethod
+    def _identifiers(cls, value: object, info: Any) -> str:
+        return _identifier(value, info.field_name)
+
+    @field_validator("session", check_fields=False)
+    @classmethod
+    def _session(cls, value: object) -> str | None:
+        return None if value is None else _identifier(value, "session")
+
+
+class MemoryRecord(_Owned):
     """One memory of one user."""
 
     id: str = Field(default_factory=new_memory_id, description="Unique within the user.")
@@ -115,16 +130,6 @@ class MemoryRecord(_Model):
         default_factory=list, max_length=MAX_SOURCES, description="Ids it was derived from."
     )
     metadata: dict[str, Any] = Field(default_factory=dict, description="Caller's JSON object.")
-
-    @field_validator("id", "tenant", "user")
-    @classmethod
-    def _identifiers(cls, value: object, info: Any) -> str:
-        return _identifier(value, info.field_name)
-
-    @field_validator("session")
-    @classmethod
-    def _session(cls, value: object) -> str | None:
-        return None if value is None else _identifier(value, "session")
 
     @field_validator("sources")
     @classmethod
@@ -341,7 +346,7 @@ class Turn(_Model):
         return _identifier(value, info.field_name)
 
 
-class Experience(_Model):
+class Experience(_Owned):
     """One served exchange: what was asked, which memories were used, what came back."""
 
     id: str = Field(default_factory=new_memory_id)
@@ -356,16 +361,6 @@ class Experience(_Model):
     latency_ms: float = Field(ge=0)
     feedback: float | None = Field(None, ge=-1, le=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("id", "tenant", "user")
-    @classmethod
-    def _identifiers(cls, value: object, info: Any) -> str:
-        return _identifier(value, info.field_name)
-
-    @field_validator("session")
-    @classmethod
-    def _session(cls, value: object) -> str | None:
-        return None if value is None else _identifier(value, "session")
 
     @field_validator("metadata")
     @classmethod

@@ -18,23 +18,39 @@ from echoray.protocol.openai import FeedbackRequest, FeedbackResponse
 log = logging.getLogger(__name__)
 
 
-class ServeModelClient:
-    """A ``ModelClient`` over an ``InferenceServer`` deployment handle."""
+class _HandleClient:
+    """What every client over a deployment handle shares: calls whose errors come back as
+    echoray's own, and a readiness check that answers False instead of raising."""
 
-    def __init__(self, name: str, handle: DeploymentHandle) -> None:
-        self.name = name
+    what = "deployment"
+
+    def __init__(self, handle: DeploymentHandle) -> None:
         self._handle = handle
-        self._stream = handle.options(stream=True)
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        try:
+            return await getattr(self._handle, method).remote(*args)
+        except Exception as exc:
+            raise unwrap(exc) from None
 
     async def is_ready(self) -> bool:
         try:
             return bool(await self._handle.is_ready.remote())
         except Exception:
-            log.warning("readiness check of %s failed", self.name, exc_info=True)
+            log.warning("readiness check of the %s failed", self.what, exc_info=True)
             return False
 
     async def info(self) -> dict[str, Any]:
-        return dict(await self._handle.info.remote())
+        return dict(await self._call("info"))
+
+
+class ServeModelClient(_HandleClient):
+    """A ``ModelClient`` over an ``InferenceServer`` deployment handle."""
+
+    def __init__(self, name: str, handle: DeploymentHandle) -> None:
+        super().__init__(handle)
+        self.name = self.what = name
+        self._stream = handle.options(stream=True)
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         response = self._stream.generate.remote(request)
@@ -49,41 +65,20 @@ class ServeModelClient:
             response.cancel()  # no-op when finished; stops decoding when the client left
 
 
-class ServeEmbeddingClient:
+class ServeEmbeddingClient(_HandleClient):
     """An ``EmbeddingClient`` over the ``EmbedderServer`` deployment handle."""
 
-    def __init__(self, handle: DeploymentHandle) -> None:
-        self._handle = handle
+    what = "embedder"
 
     async def embed(self, texts: list[str]) -> tuple[np.ndarray, int]:
-        try:
-            vectors, tokens = await self._handle.embed.remote(texts)
-        except Exception as exc:
-            raise unwrap(exc) from None
+        vectors, tokens = await self._call("embed", texts)
         return vectors, int(tokens)
 
-    async def is_ready(self) -> bool:
-        try:
-            return bool(await self._handle.is_ready.remote())
-        except Exception:
-            log.warning("readiness check of the embedder failed", exc_info=True)
-            return False
 
-    async def info(self) -> dict[str, Any]:
-        return dict(await self._handle.info.remote())
-
-
-class ServeCognitionClient:
+class ServeCognitionClient(_HandleClient):
     """A ``CognitionClient`` over the ``CognitiveServer`` deployment handle."""
 
-    def __init__(self, handle: DeploymentHandle) -> None:
-        self._handle = handle
-
-    async def _call(self, method: str, *args: Any) -> Any:
-        try:
-            return await getattr(self._handle, method).remote(*args)
-        except Exception as exc:
-            raise unwrap(exc) from None
+    what = "cognitive processor"
 
     async def prepare(self, turn: ChatTurn) -> Prepared:
         result: Prepared = await self._call("prepare", turn)
@@ -93,11 +88,5 @@ class ServeCognitionClient:
         await self._call("capture", capture, response, latency_ms)
 
     async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse:
-        return await self._call("feedback", tenant, request)
-
-    async def is_ready(self) -> bool:
-        try:
-            return bool(await self._handle.is_ready.remote())
-        except Exception:
-            log.warning("readiness check of the cognitive processor failed", exc_info=True)
-            return False
+        result: FeedbackResponse = await self._call("feedback", tenant, request)
+        return result
