@@ -658,9 +658,8 @@ def _config_summary() -> str:
 
     config = MemoryConfig()
     return (
-        f"MemoryConfig() defaults ({config.working_set_dtype} working set, dense centering "
-        f"{config.dense_centering}, lexical weight {config.lexical_weight}, rrf_k "
-        f"{config.rrf_k})"
+        f"MemoryConfig() defaults ({config.working_set_dtype} working set, lexical weight "
+        f"{config.lexical_weight}, BM25 k1 {config.bm25_k1} b {config.bm25_b})"
     )
 
 

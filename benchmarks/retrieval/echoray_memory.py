@@ -2,15 +2,15 @@
 
 Each sample gets a fresh ``MemoryShardCore`` over its own LanceDB folder (a temporary
 directory, removed when the next sample is indexed and at exit), so the real write path
-runs: every turn becomes a ``MemoryRecord`` of one user, with its session (``session_3``)
-and a ``created_at`` of its session's date plus ``TURN_SPACING_S`` per turn within the
-session (the files date sessions, not turns; turns of a real chat are written one after
-another); vectors are all-MiniLM-L6-v2 embeddings (echoray's ``MiniLMEmbedder``). Each
-session is written with one ``add`` call, in order, so the core makes its temporal and
-neighbour links as it would in service. A query is embedded with the same model and
-answered by ``MemoryShardCore.search`` (dense + BM25 fused by rank, plus associative recall
-over links) with the default ``MemoryConfig``; query latency includes the embedding, as
-for the dense baseline. Memory ids are the turn's position; results map back to dia ids.
+runs, as the evaluation protocol writes through the HTTP API: every turn becomes a
+``MemoryRecord`` of one user, with its session (``session-3``), its session's date as
+``created_at`` and its dia id in ``metadata``; vectors are all-MiniLM-L6-v2 embeddings
+(echoray's ``MiniLMEmbedder``). Each session is written with one ``add`` call, in order, so
+the core makes its temporal and neighbour links as it would in service. A query is embedded
+as the memory service embeds it (the user's speakers' names replaced by "they") and
+answered by ``MemoryShardCore.search`` with the default ``MemoryConfig``; query latency
+includes the embedding, as for the dense baseline. Memory ids are the dia ids, as the
+evaluate job writes them (ties in score are broken by id, so both rank alike).
 """
 
 from __future__ import annotations
@@ -73,7 +73,6 @@ class EchoRayRetriever:
         self._samples = itertools.count()
         self._folder: Path | None = None
         self._core: MemoryShardCore | None = None
-        self._dia_ids: dict[str, str] = {}
 
     @property
     def device(self) -> str:
@@ -88,11 +87,12 @@ class EchoRayRetriever:
         times = session_times(memories, self._turn_spacing_s)
         return [
             MemoryRecord.build(
-                id=f"t{position}",
+                id=memory.id,
                 tenant=TENANT,
                 user=USER,
-                session=f"session_{memory.session}",
+                session=f"session-{memory.session}",
                 text=memory.text,
+                metadata={"dia_id": memory.id},
                 vector=vectors[position],
                 created_at=times[position],
             )
@@ -113,7 +113,6 @@ class EchoRayRetriever:
         from echoray.memory.store import LanceDBStore
 
         self._drop()
-        self._dia_ids = {f"t{position}": memory.id for position, memory in enumerate(memories)}
         if not memories:
             return
         self._folder = self._root / f"sample-{next(self._samples)}"
@@ -124,13 +123,15 @@ class EchoRayRetriever:
 
     def search(self, query: str, k: int) -> list[str]:
         """Dia ids of the k memories ``MemoryShardCore.search`` ranks best for ``query``."""
+        from echoray.memory.query import embedding_text
         from echoray.memory.records import MemoryFilter
 
         if self._core is None or k < 1:
             return []
-        vector = self._embedder.embed([query])[0]
+        speakers = self._core.speakers(TENANT, USER)
+        vector = self._embedder.embed([embedding_text(query, speakers)])[0]
         hits = self._core.search(TENANT, USER, MemoryFilter(user=USER), vector, query, k)
-        return [self._dia_ids[hit.id] for hit in hits]
+        return [hit.id for hit in hits]
 
     def _drop(self) -> None:
         self._core = None

@@ -38,6 +38,7 @@ from echoray.embeddings import EmbeddingClient
 from echoray.memory.api import Shards
 from echoray.memory.hashing import shard_for
 from echoray.memory.records import Experience, MemoryRecord, TurnRole
+from echoray.memory.speaker_names import SpeakerNames
 from echoray.protocol.ids import is_identifier, validate_identifier
 from echoray.protocol.openai import EchoOptions, FeedbackRequest, FeedbackResponse
 
@@ -120,6 +121,7 @@ class CognitiveProcessor:
     ) -> None:
         self.config = config
         self._shards = shards
+        self._speakers = SpeakerNames(shards)
         self._embeddings = embeddings
         self._model_loaders = dict(models)
         self._models: dict[str, ModelLimits] = {}
@@ -158,6 +160,7 @@ class CognitiveProcessor:
         run = Run(
             config=self.config,
             shards=self._shards,
+            speakers=self._speakers,
             embeddings=self._embeddings,
             options=options,
             count_tokens=limits.count_tokens,

@@ -24,7 +24,9 @@ from echoray.config import CognitionConfig
 from echoray.embeddings import EmbeddingClient
 from echoray.errors import UnprocessableEntityError
 from echoray.memory.api import Shards
+from echoray.memory.query import embedding_text
 from echoray.memory.records import ChatRecall, Pattern
+from echoray.memory.speaker_names import SpeakerNames
 from echoray.protocol.openai import EchoOptions
 
 TokenCounter = Callable[[str], int]
@@ -40,6 +42,7 @@ class Run:
 
     config: CognitionConfig
     shards: Shards
+    speakers: SpeakerNames
     embeddings: EmbeddingClient
     options: EchoOptions
     count_tokens: TokenCounter
@@ -63,7 +66,15 @@ async def embed(state: CognitiveState, run: Run) -> None:
     # Recall reads a short follow-up in the light of the turn before it; the turn itself
     # is what is remembered.
     context = contextual_query(state.messages, state.query)
-    extra = [context] if context != state.query else []
+    # Recall embeds the query with the user's speakers' names replaced by "they"
+    # (``echoray.memory.query``): the vector then says what is asked, not who.
+    speakers = None
+    if run.options.memory:
+        speakers = await with_deadline(
+            run.speakers.of(state.tenant, state.user), run.deadline_s, state, "speakers"
+        )
+    search_text = embedding_text(context, speakers or [])
+    extra = [search_text] if search_text != state.query else []
     embedded = await with_deadline(
         run.embeddings.embed([state.query, *extra, *state.goals]),
         run.deadline_s,

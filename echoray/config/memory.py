@@ -39,26 +39,58 @@ class MemoryConfig(Strict):
     max_metadata_bytes: int = Field(
         4096, ge=2, description="Largest metadata object, as compact UTF-8 JSON."
     )
-    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant k.")
-    dense_centering: float = Field(
-        1.0,
-        ge=0,
-        le=1,
+    rrf_k: int = Field(
+        60,
+        ge=1,
         description=(
-            "Dense recall scores (query - c * user's mean memory vector) . memory, so what "
-            "all of a user's memories share (names, speaker prefixes, greetings) stops "
-            "ranking generic memories first; 0 is the plain cosine. The retrieval benchmark "
-            "measured recall@10 0.78 at 0 and 0.92 at 1."
+            "Reciprocal-rank fusion constant k, used beyond the RAM budget (LanceDB's "
+            "indexes give ranks, not comparable scores)."
         ),
     )
     lexical_weight: float = Field(
-        0.1,
+        0.5,
         ge=0,
         description=(
-            "Weight of the BM25 ranking against the dense one (1.0) in the fusion; the "
-            "retrieval benchmark measured recall@10 0.92 at 0.1 and 0.91 at 0.25 (and "
-            "0.48 at 1.0 without centering)."
+            "Weight of the standardised BM25 score against the standardised cosine (1.0) in "
+            "the fused score."
         ),
+    )
+    bm25_k1: float = Field(1.2, gt=0, description="BM25 term-frequency saturation k1.")
+    bm25_b: float = Field(
+        0.5, ge=0, le=1, description="BM25 length normalisation b (turns are short)."
+    )
+    speaker_boost: float = Field(
+        1.0,
+        ge=0,
+        description=(
+            "Added to memories said by a speaker the query names (when it names some of the "
+            "user's speakers, not all)."
+        ),
+    )
+    time_boost: float = Field(
+        0.5, ge=0, description="Added to memories that say when, for a query that asks when."
+    )
+    period_boost: float = Field(
+        1.0,
+        ge=0,
+        description="Added to memories written in the period a query names ('in May 2023').",
+    )
+    period_slack_days: float = Field(
+        14.0, ge=0, description="Memories this long after a named period still count in it."
+    )
+    previous_turn_lift: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description=(
+            "A memory gains this share of how much the turn before it in its session "
+            "outscores it (an answer follows its question)."
+        ),
+    )
+    session_lift: float = Field(
+        0.1,
+        ge=0,
+        description="Times the mean of a session's two best scores, added to its memories.",
     )
     short_term_turns: int = Field(
         20, ge=1, le=10_000, description="Recent turns kept per session (short-term memory)."
@@ -82,7 +114,14 @@ class MemoryConfig(Strict):
         0.05, ge=0, description="Activation below which spreading stops."
     )
     association_max_added: int = Field(
-        5, ge=0, description="Most linked memories associative recall adds to one result."
+        0,
+        ge=0,
+        description=(
+            "Most linked memories associative recall adds to one result (0: off). Off by "
+            "default: with today's link rules (same session, near neighbours) it lowered "
+            "recall@10 on real conversations (LoCoMo dev 0.807 -> 0.782), which the session "
+            "and previous-turn lifts already serve."
+        ),
     )
     group_commit_window_ms: float = Field(
         5.0, ge=0, description="How long a write waits for others to share its LanceDB commit."

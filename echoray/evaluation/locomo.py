@@ -4,9 +4,10 @@ A LoCoMo file is a JSON list of samples. A sample's ``conversation`` holds ``spe
 ``speaker_b``, sessions ``session_<n>`` (lists of turns ``{"speaker", "dia_id", "text"}``)
 and their dates ``session_<n>_date_time`` (e.g. ``"1:56 pm on 8 May, 2023"``); its ``qa``
 list holds ``{"question", "answer" | "adversarial_answer", "evidence", "category"}``.
-Every turn becomes a memory ``"SPEAKER: text"`` dated by its session. Extra keys found in real
-files (``sample_id``, ``event_summary``, ``observation``, ``session_summary``, image captions…)
-are ignored. Pure Python.
+Every turn becomes a memory ``"SPEAKER: text"`` dated by its session, with
+``" [shares <blip_caption>]"`` appended when the turn shares an image. Extra keys found in
+real files (``sample_id``, ``event_summary``, ``observation``, ``session_summary``…) are
+ignored. Pure Python.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ CATEGORY_NAMES = {
 _SESSION_KEY = re.compile(r"session_(\d+)")
 _TIME = re.compile(r"\b(\d{1,2})[:.](\d{2})(?:\s*([ap])\.?\s*m\b\.?)?", re.IGNORECASE)
 _DATE_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y", "%Y-%m-%d", "%d/%m/%Y")
-# Seconds between consecutive turns of one session (the files give one date per session).
-TURN_SPACING_S = 30.0
+# Seconds between consecutive turns of one session. The files give one date per session, and
+# the evaluation protocol dates every turn by it, so by default turns share their date.
+TURN_SPACING_S = 0.0
 # Sessions without a readable date are placed this far apart, from UNDATED_EPOCH.
 UNDATED_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 UNDATED_SESSION_GAP = timedelta(days=1)
@@ -141,7 +143,11 @@ def _memories(conversation: dict[str, Any]) -> tuple[list[Memory], int, int]:
                 skipped += 1
                 continue
             speaker = str(turn.get("speaker") or "unknown")
-            memories.append(Memory(ids[0], f"{speaker}: {text}", created_at, number, speaker))
+            caption = turn.get("blip_caption")
+            shares = f" [shares {caption}]" if isinstance(caption, str) and caption else ""
+            memories.append(
+                Memory(ids[0], f"{speaker}: {text}{shares}", created_at, number, speaker)
+            )
     return memories, undated, skipped
 
 
@@ -213,8 +219,7 @@ def load_locomo(path: Path) -> list[Sample]:
 
 def session_times(memories: Sequence[Memory], spacing_s: float = TURN_SPACING_S) -> list[datetime]:
     """``created_at`` of each memory: its session's date plus ``spacing_s`` per earlier turn
-    of the same session (an undated session counts days from ``UNDATED_EPOCH``). The files
-    date sessions, not turns; turns of a real chat are written one after another."""
+    of the same session (an undated session counts days from ``UNDATED_EPOCH``)."""
     seen: dict[int, int] = {}
     times = []
     for memory in memories:

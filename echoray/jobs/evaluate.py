@@ -3,8 +3,9 @@ running cluster (jobs layer).
 
 For each sample of a LoCoMo-format file, its turns are stored as memories of a fresh user
 (``<prefix>-<run>-<sample>``) through ``POST /v1/memories/batch``: ids are the dialogue ids
-(``D1:3``), ``session`` is ``session_<n>``, ``created_at`` the session's date plus 30 s per
-turn, each session sent in order (as the benchmark's own echoray retriever writes them).
+(``D1:3``, also kept as ``metadata.dia_id``), ``session`` is ``session-<n>``, ``created_at``
+the session's date, each session sent in order (as the benchmark's echoray retriever writes
+them).
 Each question is then asked through ``POST /v1/memories/search`` and scored with
 ``echoray.evaluation.metrics``, the benchmark's own code: recall@k, all-found@k and MRR per
 category, "overall" being categories 1-4. The evaluation users are deleted at the end
@@ -83,8 +84,9 @@ def memory_bodies(sample: Sample) -> list[list[dict[str, Any]]]:
             {
                 "id": memory.id,
                 "text": memory.text,
-                "session": f"session_{memory.session}",
+                "session": f"session-{memory.session}",
                 "created_at": created_at.isoformat(),
+                "metadata": {"dia_id": memory.id},
             }
         )
     return list(sessions.values())

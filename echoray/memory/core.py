@@ -102,6 +102,7 @@ class MemoryShardCore(ShardUpkeep):
                 self.store.dimension,
                 max_rows=self.config.working_set_max_rows,
                 dtype=self.config.working_set_dtype,
+                bm25=(self.config.bm25_k1, self.config.bm25_b),
             )
             self.working_set.load(self.store.scan(owns=self.owns))
         self.graph = LinkGraph()
@@ -257,6 +258,13 @@ class MemoryShardCore(ShardUpkeep):
     def links(self, tenant: str, user: str, memory_id: str) -> list[Link]:
         self.store.get(tenant, user, memory_id)  # 404 for ids this user does not have
         return self.store.list_links(tenant, user, [memory_id])
+
+    def speakers(self, tenant: str, user: str) -> list[str]:
+        """The speakers of the user's memories, most memories first. Beyond the RAM budget
+        (no working set) none are known, and queries are embedded as they are."""
+        if self.working_set is None:
+            return []
+        return self.working_set.speakers(tenant, user)
 
     def search(
         self,

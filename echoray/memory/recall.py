@@ -23,11 +23,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 
 from echoray.config import MemoryConfig
+from echoray.memory.candidates import rank_candidates
 from echoray.memory.graph import LinkGraph
+from echoray.memory.query import plan_query
+from echoray.memory.rank import RankWeights
 from echoray.memory.records import Link, MemoryFilter, MemoryRecord, SearchHit, Why
 from echoray.memory.working_set import WorkingSet
 
@@ -130,6 +134,18 @@ def spread_activation(
     return reached
 
 
+def rank_weights(config: MemoryConfig) -> RankWeights:
+    """The ranking weights of a memory config."""
+    return RankWeights(
+        lexical=config.lexical_weight,
+        speaker=config.speaker_boost,
+        time=config.time_boost,
+        period=config.period_boost,
+        neighbour=config.previous_turn_lift,
+        session=config.session_lift,
+    )
+
+
 def recall(
     working_set: WorkingSet,
     graph: LinkGraph | None,
@@ -146,22 +162,21 @@ def recall(
     Raises:
         UnprocessableEntityError: the query vector has the wrong dimension.
     """
-    depth = max(limit * _DEPTH_FACTOR, _MIN_DEPTH)
-    dense = working_set.dense_search(
-        tenant, flt, query_vector, depth, centering=config.dense_centering
+    vector = working_set.unit_query(query_vector)
+    if vector is None or limit <= 0:
+        return []
+    plan = plan_query(query_text or "", working_set.speakers(tenant, flt.user))
+    ranked = rank_candidates(
+        working_set,
+        tenant,
+        flt,
+        vector,
+        plan,
+        depth=max(limit * _DEPTH_FACTOR, _MIN_DEPTH),
+        weights=rank_weights(config),
+        period_slack=timedelta(days=config.period_slack_days),
     )
-    lexical = working_set.lexical_search(tenant, flt, query_text, depth) if query_text else []
-    fused = reciprocal_rank_fusion(
-        [[r.id for r in dense], [r.id for r in lexical]],
-        config.rrf_k,
-        weights=(1.0, config.lexical_weight),
-    )
-    hits = [
-        working_set.hit(
-            tenant, flt.user, f.id, f.score, Why(dense_rank=f.ranks[0], lexical_rank=f.ranks[1])
-        )
-        for f in fused[:limit]
-    ]
+    hits = [working_set.hit(tenant, flt.user, r.id, r.score, r.why) for r in ranked[:limit]]
     if graph is None or not hits or config.association_hops == 0:
         return hits
     if config.association_max_added == 0:
@@ -182,12 +197,12 @@ def recall(
         key=lambda a: (-a.activation, a.id),
     )[: config.association_max_added]
     # A linked memory may also have ranked below ``limit`` on its own: keep both reasons.
-    ranked = {f.id: f for f in fused[limit:]}
+    below = {r.id: r for r in ranked[limit:]}
     for a in linked:
-        own = ranked.get(a.id)
+        own = below.get(a.id)
         why = Why(
-            dense_rank=own.ranks[0] if own else None,
-            lexical_rank=own.ranks[1] if own else None,
+            dense_rank=own.why.dense_rank if own else None,
+            lexical_rank=own.why.lexical_rank if own else None,
             link_path=list(a.path),
         )
         score = max(a.activation, own.score if own else 0.0)

@@ -68,16 +68,19 @@ def exact_scores(matrix: np.ndarray, size: int, rows: np.ndarray, vector: np.nda
 
 def candidate_scores(
     matrix: np.ndarray, size: int, rows: np.ndarray, vector: np.ndarray, limit: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Positions into ``rows`` that may rank in the top ``limit``, with exact scores.
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """Positions into ``rows`` that may rank in the top ``limit``, with exact scores, and
+    the mean and standard deviation of all the rows' scores.
 
     float32 matrices (or no torch) score every row exactly. float16 matrices are scored
     by torch, then only rows within the float16 error of the ``limit``-th score are
-    rescored exactly, so picking the top ``limit`` from the result is exact.
+    rescored exactly, so picking the top ``limit`` from the result is exact (the moments
+    are then those of the float16 scores, off by at most the rounding).
     """
     torch = _torch_module() if matrix.dtype == np.float16 else None
     if torch is None or len(rows) <= max(limit, TORCH_MIN_ROWS):
-        return np.arange(len(rows)), exact_scores(matrix, size, rows, vector)
+        scores = exact_scores(matrix, size, rows, vector)
+        return np.arange(len(rows)), scores, _moments(scores)
     query = torch.from_numpy(vector.astype(np.float16))
     if len(rows) > FULL_SCAN_SHARE * size:
         rough = (torch.from_numpy(matrix[:size]) @ query).float().numpy()
@@ -88,4 +91,10 @@ def candidate_scores(
     kth = np.partition(rough, len(rough) - limit)[len(rough) - limit]
     margin = 2 * _FLOAT16_ERROR * max(1.0, float(np.linalg.norm(vector)))
     positions = np.flatnonzero(rough >= kth - margin)
-    return positions, exact_scores(matrix, size, rows[positions], vector)
+    return positions, exact_scores(matrix, size, rows[positions], vector), _moments(rough)
+
+
+def _moments(scores: np.ndarray) -> tuple[float, float]:
+    if len(scores) == 0:
+        return 0.0, 0.0
+    return float(scores.mean(dtype=np.float64)), float(scores.std(dtype=np.float64))

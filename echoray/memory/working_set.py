@@ -7,9 +7,10 @@ removed row is filled by the last row (swap-with-last), so rows stay dense. Each
 also has a stable document number, used by the BM25 index and the metadata index, which
 never moves.
 
-Search narrows rows with numpy masks (tenant and user always, then session, kinds, time
-range, metadata equality through an inverted index), scores them with one matrix-vector
-product and picks the best with ``argpartition``. Caller data never becomes SQL here.
+Search narrows rows with numpy masks (owner, session, kinds, time range, metadata through
+an inverted index) and scores them with one matrix-vector product. Each row also keeps its
+speaker and whether it says when (``echoray.memory.rank`` reads them); the BM25 index
+holds the text without the speaker's prefix. Caller data never becomes SQL here.
 
 Budget: at most ``max_rows`` rows (``MemoryConfig.working_set_max_rows``); beyond that
 ``upsert`` refuses with 503 ``working_set_full`` and the shard serves from LanceDB's
@@ -21,69 +22,43 @@ Not thread-safe: one shard (one actor) owns a working set.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
 
 from echoray.errors import ServiceUnavailableError, UnprocessableEntityError
-from echoray.memory.lexical import BM25Index, top_with_ties
+from echoray.memory.conversation import Speakers, previous_docs, session_order
+from echoray.memory.lexical import OwnerIndexes, top_with_ties
 from echoray.memory.records import MemoryFilter, MemoryRecord, SearchHit, Why
-from echoray.memory.safe import metadata_token, to_micros
-from echoray.memory.scan import candidate_scores, load_kernel
+from echoray.memory.safe import to_micros
+from echoray.memory.scan import candidate_scores, exact_scores, load_kernel
 from echoray.memory.schemas import MEMORY_KINDS
-
-Key = tuple[str, str, str]
-_NO_SESSION = -1
-_NEAREST_BLOCK = 4096  # rows scored per matrix product in nearest_many
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """One memory in a ranking: its id, score and 1-based rank."""
-
-    id: str
-    score: float
-    rank: int
-
-
-@dataclass
-class _Entry:
-    """A memory's fields beyond its vector: enough to answer a search, and to rebuild the
-    whole record for the cognitive pipeline without a LanceDB read."""
-
-    key: Key
-    text: str
-    session: str | None
-    kind: str
-    created_at: datetime
-    metadata: dict[str, Any]
-    fields: dict[str, Any]  # MemoryRecord's remaining scalar fields (importance, strength, …)
-
-
-# MemoryRecord fields an _Entry keeps in ``fields``: all but those it holds itself and the
-# vector (which lives in the matrix).
-_SCALAR_FIELDS = tuple(
-    name
-    for name in MemoryRecord.model_fields
-    if name
-    not in {"id", "tenant", "user", "session", "kind", "text", "vector", "created_at", "metadata"}
+from echoray.memory.speakers import split_speaker
+from echoray.memory.timewords import mentions_time
+from echoray.memory.working_rows import (
+    SCALAR_FIELDS,
+    Entry,
+    Interner,
+    Key,
+    MetadataIndex,
+    Ranked,
 )
 
-
-class _Interner:
-    """Strings to small integer codes, so filters compare integers."""
-
-    def __init__(self) -> None:
-        self._codes: dict[str, int] = {}
-
-    def code(self, value: str) -> int:
-        return self._codes.setdefault(value, len(self._codes))
-
-    def find(self, value: str) -> int | None:
-        return self._codes.get(value)
+_NO_SESSION = -1
+_NEAREST_BLOCK = 4096  # rows scored per matrix product in nearest_many
+# The per-row arrays beside the vectors (grown and moved together).
+_ROW_FIELDS = (
+    "_tenant",
+    "_user",
+    "_session",
+    "_kind",
+    "_created",
+    "_speaker",
+    "_says_when",
+    "_row_doc",
+)
 
 
 class WorkingSet:
@@ -96,6 +71,7 @@ class WorkingSet:
         max_rows: int = 2_000_000,
         dtype: Literal["float32", "float16"] = "float32",
         initial_rows: int = 1024,
+        bm25: tuple[float, float] = (1.2, 0.5),
     ) -> None:
         self.dimension = dimension
         self.max_rows = max_rows
@@ -109,20 +85,21 @@ class WorkingSet:
         self._session = np.zeros(capacity, dtype=np.int32)
         self._kind = np.zeros(capacity, dtype=np.int8)
         self._created = np.zeros(capacity, dtype=np.int64)
+        self._speaker = np.zeros(capacity, dtype=np.int32)
+        self._says_when = np.zeros(capacity, dtype=bool)
         self._row_doc = np.zeros(capacity, dtype=np.int64)
         self._doc_row = np.full(capacity, -1, dtype=np.int64)
         self._next_doc = 0
-        self._tenants = _Interner()
-        self._users = _Interner()
-        self._sessions = _Interner()
+        self._tenants = Interner()
+        self._users = Interner()
+        self._sessions = Interner()
+        self._speakers = Speakers()
         self._key_doc: dict[Key, int] = {}
-        self._entries: dict[int, _Entry] = {}
-        self._metadata_index: dict[tuple[str, str], set[int]] = {}
-        self._lexical = BM25Index()
+        self._entries: dict[int, Entry] = {}
+        self._metadata_index = MetadataIndex()
+        self._lexical = OwnerIndexes(k1=bm25[0], b=bm25[1])
         self._owner_rows: dict[tuple[int, int], np.ndarray] = {}
-        # Per (tenant, user) code: the sum and count of stored vectors, for ``centroid``.
-        self._owner_sum: dict[tuple[int, int], np.ndarray] = {}
-        self._owner_count: dict[tuple[int, int], int] = {}
+        self._owner_previous: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     # --- size ----------------------------------------------------------------------
 
@@ -135,8 +112,7 @@ class WorkingSet:
     @property
     def nbytes(self) -> int:
         """RAM held by the matrix and the filter arrays (texts and metadata not counted)."""
-        arrays = (self._vectors, self._tenant, self._user, self._session, self._kind)
-        return sum(a.nbytes for a in arrays) + self._created.nbytes + self._row_doc.nbytes
+        return sum(getattr(self, name).nbytes for name in ("_vectors", *_ROW_FIELDS))
 
     def fits(self, extra: int) -> bool:
         """Whether ``extra`` more rows stay within ``max_rows``."""
@@ -264,61 +240,37 @@ class WorkingSet:
             why=why,
         )
 
-    def centroid(self, tenant: str, user: str) -> np.ndarray | None:
-        """The mean of one user's stored vectors (float32), or None if none are held."""
-        tenant_code, user_code = self._tenants.find(tenant), self._users.find(user)
-        if tenant_code is None or user_code is None:
-            return None
-        owner = (tenant_code, user_code)
-        count = self._owner_count.get(owner, 0)
-        return None if count == 0 else (self._owner_sum[owner] / count).astype(np.float32)
-
     def dense_search(
-        self,
-        tenant: str,
-        flt: MemoryFilter,
-        query: np.ndarray,
-        limit: int,
-        *,
-        centering: float = 0.0,
+        self, tenant: str, flt: MemoryFilter, query: np.ndarray, limit: int
     ) -> list[Ranked]:
-        """The ``limit`` memories passing ``flt`` most similar to ``query`` (best first;
-        equal scores in id order, so a rebuilt working set answers the same).
-
-        The score is the cosine, less ``centering`` times the memory's dot product with the
-        user's centroid: ``(q - c * mean) . m``. What all of a user's memories share (the
-        speaker's name, greetings, the conversation's topic) then stops ranking generic
-        memories first; ``centering=0`` is the plain cosine.
+        """The ``limit`` memories passing ``flt`` with the highest cosine to ``query`` (best
+        first; equal scores in id order, so a rebuilt working set answers the same).
 
         Raises:
             UnprocessableEntityError: ``query`` is not a finite vector of ``dimension``.
         """
-        vector = np.array(query, dtype=np.float32).reshape(-1)  # a copy: normalised below
+        vector = self.unit_query(query)
+        rows = self.search_rows(tenant, flt)
+        if vector is None or limit <= 0 or len(rows) == 0:
+            return []
+        picked, scores, _ = self.dense_scan(rows, vector, limit)
+        ids = self.row_fields(picked)["id"]
+        ranked = sorted(zip(ids, map(float, scores), strict=True), key=lambda i: (-i[1], i[0]))
+        return [Ranked(i, score, rank) for rank, (i, score) in enumerate(ranked[:limit], 1)]
+
+    def unit_query(self, query: np.ndarray) -> np.ndarray | None:
+        """``query`` scaled to unit length (a float32 copy); None for the zero vector.
+
+        Raises:
+            UnprocessableEntityError: ``query`` is not a finite vector of ``dimension``.
+        """
+        vector = np.array(query, dtype=np.float32).reshape(-1)
         if vector.shape != (self.dimension,) or not np.all(np.isfinite(vector)):
             raise UnprocessableEntityError(
                 f"query vector must be {self.dimension} finite numbers", param="vector"
             )
         norm = float(np.linalg.norm(vector))
-        if norm == 0.0 or limit <= 0:
-            return []
-        vector /= norm
-        if centering:
-            mean = self.centroid(tenant, flt.user)
-            if mean is not None:
-                vector -= np.float32(centering) * mean
-        rows = self._filtered_rows(flt, self._rows_of(tenant, flt.user))
-        if len(rows) == 0:
-            return []
-        positions, scores = candidate_scores(self._vectors, self._size, rows, vector, limit)
-        picked = top_with_ties(scores, limit)
-        ranked = sorted(
-            (
-                (self._entries[int(self._row_doc[rows[positions[i]]])].key[2], float(scores[i]))
-                for i in picked
-            ),
-            key=lambda item: (-item[1], item[0]),
-        )[:limit]
-        return [Ranked(i, score, rank) for rank, (i, score) in enumerate(ranked, start=1)]
+        return None if norm == 0.0 else vector / norm
 
     def nearest_many(
         self, tenant: str, user: str, vectors: np.ndarray, k: int
@@ -351,16 +303,9 @@ class WorkingSet:
         rows = self._filtered_rows(flt, self._rows_of(tenant, flt.user))
         if len(rows) == 0:
             return []
-        allowed_rows = np.zeros(self._size, dtype=bool)
-        allowed_rows[rows] = True
-
-        def keep(docs: np.ndarray) -> np.ndarray:
-            where = self._doc_row[docs]
-            ok = where >= 0
-            ok[ok] = allowed_rows[where[ok]]
-            return ok
-
-        matches = self._lexical.search(query, limit, keep, tie_key=self._id_of)
+        owner = self._owner(tenant, flt.user)
+        keep = self._keep_rows(rows)
+        matches = self._lexical.search(owner, query, limit, keep, tie_key=self._id_of)
         return [
             Ranked(self._entries[m.doc].key[2], m.score, rank)
             for rank, m in enumerate(matches, start=1)
@@ -369,17 +314,94 @@ class WorkingSet:
     def _id_of(self, doc: int) -> str:
         return self._entries[doc].key[2]
 
+    # --- rows, for ranking (``echoray.memory.candidates``) ------------------------------
+
+    def speakers(self, tenant: str, user: str) -> list[str]:
+        """The speakers of one user's memories held here, most memories first."""
+        return self._speakers.of(self._owner(tenant, user))
+
+    def search_rows(self, tenant: str, flt: MemoryFilter) -> np.ndarray:
+        """Rows a search with ``flt`` may return."""
+        return self._filtered_rows(flt, self._rows_of(tenant, flt.user))
+
+    def dense_scan(
+        self, rows: np.ndarray, query: np.ndarray, depth: int
+    ) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+        """The ``depth`` (or more, tied) of ``rows`` most similar to ``query`` (a unit
+        vector), their exact cosines, and the mean and deviation over all ``rows``."""
+        positions, scores, moments = candidate_scores(self._vectors, self._size, rows, query, depth)
+        picked = top_with_ties(scores, depth)
+        return rows[positions[picked]], scores[picked], moments
+
+    def dense_scores(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """Exact cosines of ``rows`` with ``query`` (a unit vector)."""
+        return exact_scores(self._vectors, self._size, rows, query)
+
+    def lexical_scores(
+        self, tenant: str, user: str, rows: np.ndarray, terms: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, scores)`` of those of one user's ``rows`` holding a query term, by BM25."""
+        owner = self._owner(tenant, user)
+        docs, scores = self._lexical.scores(owner, terms, self._keep_rows(rows))
+        return self._doc_row[docs], scores
+
+    def _keep_rows(self, rows: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """Given document numbers, which of them are (live and) among ``rows``."""
+        allowed = np.zeros(self._size, dtype=bool)
+        allowed[rows] = True
+
+        def keep(docs: np.ndarray) -> np.ndarray:
+            where = self._doc_row[docs]
+            ok = where >= 0
+            ok[ok] = allowed[where[ok]]
+            return ok
+
+        return keep
+
+    def row_fields(self, rows: np.ndarray) -> dict[str, Any]:
+        """Per row: ``id``, ``speaker``, ``session`` code, ``created`` (us), ``says_when``."""
+        entries = [self._entries[int(doc)] for doc in self._row_doc[rows]]
+        return {
+            "id": [entry.key[2] for entry in entries],
+            "speaker": [entry.speaker for entry in entries],
+            "session": self._session[rows],
+            "created": self._created[rows],
+            "says_when": self._says_when[rows],
+        }
+
+    def previous_rows(self, tenant: str, user: str, rows: np.ndarray) -> np.ndarray:
+        """For each of ``rows``, the row written just before it in its session (by
+        ``created_at``, then by write order), or -1."""
+        owner = self._owner(tenant, user)
+        if owner is None or len(rows) == 0:
+            return np.full(len(rows), -1, dtype=np.int64)
+        order = self._owner_previous.get(owner)
+        if order is None:
+            owned = self._rows_of(tenant, user)
+            order = self._owner_previous[owner] = session_order(
+                self._row_doc[owned], self._session[owned], self._created[owned], _NO_SESSION
+            )
+        previous = previous_docs(order, self._row_doc[rows])
+        return np.where(previous >= 0, self._doc_row[np.maximum(previous, 0)], -1)
+
+    def _owner(self, tenant: str, user: str) -> tuple[int, int] | None:
+        tenant_code, user_code = self._tenants.find(tenant), self._users.find(user)
+        return None if tenant_code is None or user_code is None else (tenant_code, user_code)
+
+    def _forget_order(self, owner: tuple[int, int]) -> None:
+        self._owner_rows.pop(owner, None)
+        self._owner_previous.pop(owner, None)
+
     # --- internals -------------------------------------------------------------------
 
     def _rows_of(self, tenant: str, user: str) -> np.ndarray:
-        tenant_code, user_code = self._tenants.find(tenant), self._users.find(user)
-        if tenant_code is None or user_code is None:
+        owner = self._owner(tenant, user)
+        if owner is None:
             return np.zeros(0, dtype=np.int64)
-        owner = (tenant_code, user_code)
         rows = self._owner_rows.get(owner)
         if rows is None:
             n = self._size
-            mask = (self._tenant[:n] == tenant_code) & (self._user[:n] == user_code)
+            mask = (self._tenant[:n] == owner[0]) & (self._user[:n] == owner[1])
             rows = self._owner_rows[owner] = np.flatnonzero(mask)
         return rows
 
@@ -404,9 +426,7 @@ class WorkingSet:
         return rows if keep.all() else rows[keep]
 
     def _metadata_rows(self, wanted: dict[str, Any]) -> np.ndarray:
-        sets = [self._metadata_index.get((k, metadata_token(v)), set()) for k, v in wanted.items()]
-        sets.sort(key=len)
-        docs = set(sets[0]).intersection(*sets[1:]) if sets else set()
+        docs = self._metadata_index.docs(wanted)
         return self._doc_row[np.fromiter(docs, dtype=np.int64, count=len(docs))]
 
     def _grow(self) -> None:
@@ -414,7 +434,7 @@ class WorkingSet:
         vectors = np.zeros((capacity, self.dimension), dtype=self._dtype)
         vectors[: self._size] = self._vectors[: self._size]
         self._vectors = vectors
-        for name in ("_tenant", "_user", "_session", "_kind", "_created", "_row_doc"):
+        for name in _ROW_FIELDS:
             setattr(self, name, np.resize(getattr(self, name), capacity))
 
     def _new_doc(self) -> int:
@@ -440,61 +460,41 @@ class WorkingSet:
         )
         self._kind[row] = MEMORY_KINDS.index(record.kind)
         self._created[row] = to_micros(record.created_at)
+        speaker, body = split_speaker(record.text, record.metadata)
+        self._speaker[row] = self._speakers.add((tenant_code, user_code), speaker)
+        self._says_when[row] = mentions_time(body)
         self._row_doc[row] = doc
         self._doc_row[doc] = row
         self._size += 1
         self._key_doc[record.key] = doc
-        self._entries[doc] = _Entry(
+        self._entries[doc] = Entry(
             record.key,
             record.text,
+            speaker,
             record.session,
             record.kind,
             record.created_at,
             record.metadata,
-            {name: getattr(record, name) for name in _SCALAR_FIELDS},
+            {name: getattr(record, name) for name in SCALAR_FIELDS},
         )
-        for name, value in record.metadata.items():
-            self._metadata_index.setdefault((name, metadata_token(value)), set()).add(doc)
-        self._lexical.add(doc, record.text)
-        self._owner_rows.pop((tenant_code, user_code), None)
-        self._count_vector((tenant_code, user_code), row, 1)
-
-    def _count_vector(self, owner: tuple[int, int], row: int, sign: int) -> None:
-        # Sums of the stored (possibly float16) rows, so removing subtracts what was added.
-        total = self._owner_sum.get(owner)
-        if total is None:
-            total = self._owner_sum[owner] = np.zeros(self.dimension, dtype=np.float64)
-        total += sign * self._vectors[row].astype(np.float64)
-        count = self._owner_count[owner] = self._owner_count.get(owner, 0) + sign
-        if count == 0:
-            del self._owner_sum[owner], self._owner_count[owner]
+        self._metadata_index.add(doc, record.metadata)
+        self._lexical.add((tenant_code, user_code), doc, body)
+        owner = (tenant_code, user_code)
+        self._forget_order(owner)
 
     def _remove_doc(self, doc: int) -> None:
         row, last = int(self._doc_row[doc]), self._size - 1
         entry = self._entries.pop(doc)
         del self._key_doc[entry.key]
         owner = (int(self._tenant[row]), int(self._user[row]))
-        self._owner_rows.pop(owner, None)
-        self._count_vector(owner, row, -1)
+        self._forget_order(owner)
+        self._speakers.remove(owner, int(self._speaker[row]))
         if row != last:  # fill the hole with the last row so rows stay dense
-            self._owner_rows.pop((int(self._tenant[last]), int(self._user[last])), None)
-            for array in (
-                self._vectors,
-                self._tenant,
-                self._user,
-                self._session,
-                self._kind,
-                self._created,
-                self._row_doc,
-            ):
+            self._forget_order((int(self._tenant[last]), int(self._user[last])))
+            for array in (self._vectors, *(getattr(self, name) for name in _ROW_FIELDS)):
                 array[row] = array[last]
             self._doc_row[self._row_doc[row]] = row
         self._doc_row[doc] = -1
         self._size -= 1
-        for name, value in entry.metadata.items():
-            docs = self._metadata_index.get((name, metadata_token(value)))
-            if docs is not None:
-                docs.discard(doc)
-                if not docs:
-                    del self._metadata_index[(name, metadata_token(value))]
+        self._metadata_index.remove(doc, entry.metadata)
         self._lexical.remove(doc)

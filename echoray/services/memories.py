@@ -16,6 +16,7 @@ from echoray.embeddings import EmbeddingClient
 from echoray.errors import NotFoundError
 from echoray.memory.api import Shards
 from echoray.memory.limits import check_batch, check_limit
+from echoray.memory.query import embedding_text
 from echoray.memory.records import (
     MemoryFilter,
     MemoryPatch,
@@ -23,6 +24,7 @@ from echoray.memory.records import (
     new_memory_id,
     utc_now,
 )
+from echoray.memory.speaker_names import SpeakerNames
 from echoray.protocol.memory import (
     ArchivedMemoryOut,
     ArchiveList,
@@ -49,6 +51,7 @@ class MemoryService:
         self._shards = shards
         self._embeddings = embeddings
         self._config = config
+        self._speakers = SpeakerNames(shards)
 
     async def create(self, tenant: str, request: MemoryCreateRequest) -> MemoryOut:
         fields = request.model_dump(exclude={"user"})
@@ -77,7 +80,10 @@ class MemoryService:
             created_before=filters.created_before,
             metadata=filters.metadata,
         )
-        vectors, _ = await self._embeddings.embed([request.query])
+        # The query is embedded with the user's speakers' names replaced by "they"
+        # (``echoray.memory.query``); the shard reads the names itself.
+        speakers = await self._speakers.of(tenant, request.user)
+        vectors, _ = await self._embeddings.embed([embedding_text(request.query, speakers)])
         shard = self._shards.for_user(tenant, request.user)
         hits = await shard.search(flt, vectors[0], request.query, request.limit)
         return MemorySearchResponse(
@@ -120,6 +126,7 @@ class MemoryService:
 
     async def delete_user(self, tenant: str, user: str) -> DeletedResponse:
         count = await self._shards.for_user(tenant, user).delete_user()
+        self._speakers.forget(tenant, user)
         return DeletedResponse(deleted=int(count))
 
     async def links(self, tenant: str, user: str, memory_id: str) -> LinksResponse:

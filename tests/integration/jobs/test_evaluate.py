@@ -67,7 +67,7 @@ async def test_keep_leaves_the_users_and_out_is_plottable_json(
         (user,) = result["retrievers"]["echoray"]["users"]
         assert len((await client.memories.list_page(user, limit=100))["data"]) == 64
         memory = await client.memories.get(user, "D1:1")
-        assert memory["session"] == "session_1"
+        assert memory["session"] == "session-1"
     assert (
         result["ks"] == [1, 3]
         and "recall@3" in result["retrievers"]["echoray"]["groups"]["overall"]

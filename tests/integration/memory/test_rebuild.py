@@ -19,7 +19,12 @@ from tests.unit.memory.factory import CORPUS, EMBEDDER, EPOCH, record
 
 # Strong associations, so linked memories compete with direct hits and show in answers.
 # Equal fusion weights and no decay, so associated memories reach the answers compared below.
-CONFIG = MemoryConfig(link_neighbour_threshold=0.3, association_decay=1.0, lexical_weight=1.0)
+CONFIG = MemoryConfig(
+    link_neighbour_threshold=0.3,
+    association_decay=1.0,
+    association_max_added=5,
+    lexical_weight=1.0,
+)
 
 
 def write(

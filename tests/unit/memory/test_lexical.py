@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from echoray.memory.lexical import BM25Index, tokenize
+from echoray.memory.lexical import BM25Index
 
 DOCS = {
     0: "apple banana apple",
@@ -25,22 +25,18 @@ def bm25(tf: float, df: int, n: int, length: float, average: float) -> float:
 
 @pytest.fixture
 def index() -> BM25Index:
-    built = BM25Index()
+    built = BM25Index(k1=1.2, b=0.75)
     for doc, text in DOCS.items():
         built.add(doc, text)
     return built
 
 
-def test_tokenizer() -> None:
-    assert tokenize("The Cat's 2 HATS, and naïve café!") == [
-        "cat",
-        "s",
-        "2",
-        "hats",
-        "naïve",
-        "café",
-    ]
-    assert tokenize("x" * 41) == []
+def test_default_parameters_fit_short_turns() -> None:
+    assert (BM25Index().k1, BM25Index().b) == (1.2, 0.5)
+
+
+def test_query_terms_may_be_given_instead_of_text(index: BM25Index) -> None:
+    assert index.search(["banana"], 10) == index.search("bananas", 10)
 
 
 def test_scores_follow_the_formula(index: BM25Index) -> None:

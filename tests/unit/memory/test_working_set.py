@@ -195,34 +195,6 @@ def test_wrong_dimensions_are_refused() -> None:
         ws.dense_search("acme", MemoryFilter.build(user="alice"), np.full(DIM, np.nan), 3)
 
 
-@pytest.mark.parametrize("flt", FILTERS[:7])
-def test_centered_search_equals_brute_force(
-    working_set: WorkingSet, records: list[MemoryRecord], flt: dict
-) -> None:
-    query = np.random.default_rng(3).standard_normal(DIM)
-    memory_filter = MemoryFilter.build(**flt)
-    got = working_set.dense_search("acme", memory_filter, query, 10, centering=0.8)
-    expected = brute_force(records, "acme", memory_filter, query, 10, centering=0.8)
-    assert [r.id for r in got] == [i for i, _ in expected]
-    assert [r.score for r in got] == pytest.approx([s for _, s in expected], abs=1e-5)
-    plain = working_set.dense_search("acme", memory_filter, query, 10)
-    if len(got) == 10:  # the centroid changes the ranking, not just the scores
-        assert [r.id for r in plain] != [r.id for r in got]
-
-
-def test_centroid_follows_writes_and_removals(records: list[MemoryRecord]) -> None:
-    ws = WorkingSet(DIM)
-    ws.load(records)
-    ws.remove("acme", "alice", [r.id for r in records[:300]])
-    kept = [r.vector for r in records[300:] if (r.tenant, r.user) == ("acme", "alice")]
-    centroid = ws.centroid("acme", "alice")
-    assert centroid is not None
-    np.testing.assert_allclose(centroid, np.mean(kept, axis=0), atol=1e-6)
-    ws.remove_user("acme", "alice")
-    assert ws.centroid("acme", "alice") is None
-    assert ws.centroid("acme", "nobody") is None
-
-
 @pytest.mark.parametrize("flt", FILTERS)
 @pytest.mark.parametrize("torch_from_rows", [0, 10**9])
 def test_float16_search_is_exact_over_the_stored_vectors(
