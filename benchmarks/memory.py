@@ -1,6 +1,6 @@
 """``memory``: search latency and ingest throughput of echoray's memory layer.
 
-Search latency, per size (10k and 100k memories of one user; 1M too in a full run): the
+Search latency, per size (1k, 10k and 100k memories of one user; 1M too in a full run): the
 working set is filled with random unit vectors (384 values) and synthetic chat-like texts,
 then each query is timed on four paths over the same memories:
 
@@ -25,8 +25,9 @@ as an ingest job writes: batch n+1 is embedded (in a thread) while batch n is ad
 most one add is in flight. It is measured against embedding the same texts in the same
 batches with the same model alone.
 
-Targets (from the issue): search p95 at most 10 ms at 100k memories excluding embedding and
-within 1.5 times the numpy scan; ingest at least 80 % of embedding-only throughput.
+Targets (from the issues): search p95 at most 10 ms at 100k memories excluding embedding and
+within 1.5 times the numpy scan; at 1k memories (a chat user), search with the query embedding
+at most 40 ms p95; ingest at least 80 % of embedding-only throughput.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ DIMENSION = 384
 K = 10
 TENANT = "bench"
 USER = "user-1"
-QUICK_SIZES = (10_000, 100_000)
-FULL_SIZES = (10_000, 100_000, 1_000_000)
+QUICK_SIZES = (1_000, 10_000, 100_000)
+FULL_SIZES = (1_000, 10_000, 100_000, 1_000_000)
 QUICK_QUERIES = 100
 FULL_QUERIES = 200
 # 1M rows take ~10x longer per query: fewer queries keep a full run within minutes.
@@ -73,6 +74,9 @@ SESSION_LENGTH = 32  # ingest: memories per session, one minute apart (temporal 
 TARGET_ROWS = 100_000
 TARGET_P95_MS = 10.0
 TARGET_SCAN_RATIO = 1.5
+# A user of a chat assistant: 1k memories, searched with the query embedding included.
+SMALL_USER_ROWS = 1_000
+TARGET_SMALL_USER_P95_MS = 40.0
 TARGET_INGEST_SHARE = 0.8
 
 PATHS = ("numpy_scan", "dense", "search", "search_with_embedding")
@@ -255,6 +259,7 @@ def measure_search(
 
     from echoray.config import MemoryConfig
     from echoray.memory.graph import LinkGraph
+    from echoray.memory.query import embedding_text
     from echoray.memory.recall import recall
     from echoray.memory.records import MemoryFilter
     from echoray.memory.working_set import WorkingSet
@@ -296,7 +301,11 @@ def measure_search(
         return search_vector(query_vectors[i], query_texts[i])
 
     def search_with_embedding(i: int) -> object:
-        return search_vector(embedder.embed([query_texts[i]])[0], query_texts[i])
+        # As the memory service does: the query is embedded with the user's speakers'
+        # names replaced by "they" (the service caches the speakers for 30 s).
+        speakers = working_set.speakers(TENANT, USER)
+        vector = embedder.embed([embedding_text(query_texts[i], speakers)])[0]
+        return search_vector(vector, query_texts[i])
 
     calls: dict[str, Callable[[int], object]] = {
         "numpy_scan": numpy_scan,
@@ -482,6 +491,14 @@ def targets(search: dict[str, Any], ingest: dict[str, Any]) -> dict[str, Any]:
                 "target": TARGET_SCAN_RATIO,
                 "met": scan is not None and scan <= TARGET_SCAN_RATIO,
             }
+    small = search.get(str(SMALL_USER_ROWS))
+    if small is not None:
+        p95 = float(small["paths"]["search_with_embedding"]["p95_ms"]["median"])
+        found["search_with_embedding_p95_ms_at_1k"] = {
+            "value": p95,
+            "target": TARGET_SMALL_USER_P95_MS,
+            "met": p95 <= TARGET_SMALL_USER_P95_MS,
+        }
     share = ingest["ingest_over_embedding"]
     found["ingest_over_embedding"] = {
         "value": share,

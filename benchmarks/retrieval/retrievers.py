@@ -18,7 +18,7 @@ from types import MappingProxyType
 from echoray.evaluation.evaluate import Retriever
 
 # Baselines: what every other retriever is compared with in the same run, first is preferred.
-BASELINES = ("dense", "bm25")
+BASELINES = ("dense", "bm25", "rrf")
 
 __all__ = ["BASELINES", "RETRIEVERS", "Retriever", "RetrieverUnavailable", "make_retriever"]
 
@@ -26,6 +26,7 @@ RETRIEVERS: Mapping[str, str] = MappingProxyType(
     {
         "dense": "benchmarks.retrieval.dense:make_dense_retriever",
         "bm25": "benchmarks.retrieval.bm25:BM25Retriever",
+        "rrf": "echoray.evaluation.rrf:make_rrf_retriever",
         "echoray": "benchmarks.retrieval.echoray_memory:make_echoray_retriever",
     }
 )

@@ -1,9 +1,10 @@
 """Okapi BM25 over memory texts: the lexical baseline retriever (pure Python).
 
-Scoring: ``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avg_len))`` with k1 = 1.5,
+Scoring: ``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avg_len))`` with k1 = 1.2,
 b = 0.75 and the non-negative idf ``ln(1 + (N - n + 0.5) / (n + 0.5))`` (as in Lucene), so a
 term present in most memories still counts a little instead of subtracting. Tokens are
-lowercase runs of letters and digits, minus a small English stopword list.
+lowercase runs of letters and digits; the baseline keeps every token (no stemming, no stop
+words: plain Okapi BM25), ``stopwords=True`` drops a small English stopword list.
 """
 
 from __future__ import annotations
@@ -27,18 +28,27 @@ _STOPWORD_TEXT = """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
-def tokenize(text: str) -> list[str]:
-    """Lowercase word tokens of ``text`` without stopwords (apostrophes split words)."""
-    return [token for token in _TOKEN.findall(text.lower()) if token not in STOPWORDS]
+def tokenize(text: str, stopwords: bool = True) -> list[str]:
+    """Lowercase word tokens of ``text`` (apostrophes split words), without stopwords unless
+    ``stopwords`` is False."""
+    tokens = _TOKEN.findall(text.lower())
+    return [token for token in tokens if token not in STOPWORDS] if stopwords else tokens
 
 
 class BM25Index:
     """An in-memory Okapi BM25 index over a fixed list of documents."""
 
-    def __init__(self, documents: Sequence[str], k1: float = 1.5, b: float = 0.75) -> None:
+    def __init__(
+        self,
+        documents: Sequence[str],
+        k1: float = 1.2,
+        b: float = 0.75,
+        stopwords: bool = False,
+    ) -> None:
         self.k1 = k1
         self.b = b
-        self._term_counts = [Counter(tokenize(document)) for document in documents]
+        self.stopwords = stopwords
+        self._term_counts = [Counter(tokenize(document, stopwords)) for document in documents]
         self._lengths = [sum(counts.values()) for counts in self._term_counts]
         self._average_length = (sum(self._lengths) / len(self._lengths)) if documents else 0.0
         document_frequency: Counter[str] = Counter()
@@ -52,7 +62,7 @@ class BM25Index:
 
     def scores(self, query: str) -> list[float]:
         """BM25 score of every document for ``query``, in document order."""
-        terms = [term for term in tokenize(query) if term in self._idf]
+        terms = [term for term in tokenize(query, self.stopwords) if term in self._idf]
         results = []
         for counts, length in zip(self._term_counts, self._lengths, strict=True):
             norm = self.k1 * (1.0 - self.b + self.b * length / (self._average_length or 1.0))
@@ -79,16 +89,18 @@ class BM25Retriever:
 
     name = "bm25"
 
-    def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
+    def __init__(self, k1: float = 1.2, b: float = 0.75, stopwords: bool = False) -> None:
         self.k1 = k1
         self.b = b
+        self.stopwords = stopwords
         self._ids: list[str] = []
-        self._index = BM25Index([], k1, b)
+        self._index = BM25Index([], k1, b, stopwords)
 
     def index(self, memories: Sequence[Memory]) -> None:
         """Index the memories of one sample, replacing what was indexed before."""
         self._ids = [memory.id for memory in memories]
-        self._index = BM25Index([memory.text for memory in memories], self.k1, self.b)
+        texts = [memory.text for memory in memories]
+        self._index = BM25Index(texts, self.k1, self.b, self.stopwords)
 
     def search(self, query: str, k: int) -> list[str]:
         """Ids of up to k memories matching ``query`` lexically, best first."""

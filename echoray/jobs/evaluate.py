@@ -9,8 +9,8 @@ them).
 Each question is then asked through ``POST /v1/memories/search`` and scored with
 ``echoray.evaluation.metrics``, the benchmark's own code: recall@k, all-found@k and MRR per
 category, "overall" being categories 1-4. The evaluation users are deleted at the end
-unless ``--keep``. ``--baselines`` also runs the benchmark's BM25 and dense (MiniLM) baselines
-here, on the same samples, so the JSON can be plotted against them.
+unless ``--keep``. ``--baselines`` also runs the benchmark's dense (MiniLM), BM25 and RRF baselines
+here, on the same samples, so the JSON and the table compare them.
 """
 
 from __future__ import annotations
@@ -163,12 +163,14 @@ async def evaluate_cluster(
 
 
 def baselines(samples: Sequence[Sample], ks: Sequence[int]) -> dict[str, Any]:
-    """The benchmark's BM25 and dense baselines, run here on the same samples."""
+    """The benchmark's dense, BM25 and RRF baselines, run here on the same samples."""
     from echoray.evaluation.bm25 import BM25Retriever
     from echoray.evaluation.dense import DenseRetriever, load_minilm
+    from echoray.evaluation.rrf import RRFRetriever
 
+    dense = DenseRetriever(load_minilm())
     figures = {}
-    for retriever in (DenseRetriever(load_minilm()), BM25Retriever()):
+    for retriever in (dense, BM25Retriever(), RRFRetriever(dense, BM25Retriever())):
         measured = evaluate_retriever(retriever, samples, repeats=1, max_k=max(ks))
         latencies = [timing.seconds for timing in measured.timings_by_repeat[0]]
         figures[retriever.name] = {
@@ -215,7 +217,8 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument(
         "--baselines",
         action="store_true",
-        help="also run the BM25 and dense (all-MiniLM-L6-v2) baselines here, on the same samples",
+        help="also run the dense (all-MiniLM-L6-v2), BM25 and RRF baselines here, on the "
+        "same samples",
     )
     parser.add_argument("--keep", action="store_true", help="keep the evaluation users")
     parser.add_argument(
@@ -270,7 +273,7 @@ async def evaluate(
     }
     progress.update(total, force=True, extra="done")
     if args.baselines:
-        print("evaluate: running the dense and BM25 baselines here", file=stream or sys.stderr)
+        print("evaluate: running the baselines here", file=stream or sys.stderr)
         retrievers |= baselines(samples, ks)
     return {
         "data": str(args.data),

@@ -23,11 +23,17 @@ from echoray.memory.working_set import WorkingSet
 
 @dataclass(frozen=True)
 class Scored:
-    """One candidate: its id, final score and why it is a candidate."""
+    """One candidate: its id, final score and its 1-based rank by cosine and by BM25 among
+    the candidates each list brought (None: not brought by that list)."""
 
     id: str
     score: float
-    why: Why
+    dense_rank: int | None
+    lexical_rank: int | None
+
+    @property
+    def why(self) -> Why:
+        return Why(dense_rank=self.dense_rank, lexical_rank=self.lexical_rank)
 
 
 def _ranks(rows: np.ndarray, scores: np.ndarray) -> dict[int, int]:
@@ -110,14 +116,7 @@ def rank_candidates(
     lexical_rank = _ranks(lexical_rows[lexical_pick], lexical_all[lexical_pick])
     ids = fields["id"]
     scored = [
-        Scored(
-            ids[i],
-            float(final[i]),
-            Why(
-                dense_rank=dense_rank.get(int(row)),
-                lexical_rank=lexical_rank.get(int(row)),
-            ),
-        )
+        Scored(ids[i], float(final[i]), dense_rank.get(int(row)), lexical_rank.get(int(row)))
         for i, row in enumerate(candidates)
     ]
     scored.sort(key=lambda s: (-s.score, s.id))

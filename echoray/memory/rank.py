@@ -82,14 +82,20 @@ def lift_from_previous(scores: np.ndarray, previous: np.ndarray, weight: float) 
 
 
 def lift_by_session(scores: np.ndarray, session: np.ndarray, weight: float) -> np.ndarray:
-    """``s + weight * mean(top-2 scores of the candidate's session)``; no lift without one."""
+    """``s + weight * mean(top-2 scores of the candidate's session)`` (its one score when the
+    session has one candidate); no lift without a session (code < 0)."""
     lifted = np.array(scores, dtype=np.float64)
     if weight == 0 or len(scores) == 0:
         return lifted
-    for code in np.unique(session[session >= 0]):
-        members = np.flatnonzero(session == code)
-        best = np.sort(lifted[members])[::-1][:SESSION_TOP]
-        lifted[members] += weight * float(best.mean())
+    order = np.lexsort((-lifted, session))  # by session, best score first within it
+    ordered_session, ordered = session[order], lifted[order]
+    starts = np.flatnonzero(np.r_[True, ordered_session[1:] != ordered_session[:-1]])
+    sizes = np.diff(np.r_[starts, len(order)])
+    second = np.where(sizes >= SESSION_TOP, ordered[np.minimum(starts + 1, len(order) - 1)], 0.0)
+    top_mean = np.where(sizes >= SESSION_TOP, (ordered[starts] + second) / 2, ordered[starts])
+    gain = np.repeat(top_mean, sizes)
+    gain[ordered_session < 0] = 0.0
+    lifted[order] += weight * gain
     return lifted
 
 

@@ -201,8 +201,8 @@ def recall(
     for a in linked:
         own = below.get(a.id)
         why = Why(
-            dense_rank=own.why.dense_rank if own else None,
-            lexical_rank=own.why.lexical_rank if own else None,
+            dense_rank=own.dense_rank if own else None,
+            lexical_rank=own.lexical_rank if own else None,
             link_path=list(a.path),
         )
         score = max(a.activation, own.score if own else 0.0)

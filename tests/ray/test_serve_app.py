@@ -265,6 +265,72 @@ def test_the_pipeline_through_the_cognitive_processor_deployment(
     assert httpx.delete(f"{main_app}/v1/memories", params={"user": USER}).json()["deleted"] == 2
 
 
+# A conversation of six sessions, a week apart; the fact asked for is said in the first
+# and never again, while later sessions talk about pets, names and walks.
+CONVERSATION = [
+    [
+        "Nina: Big news, I adopted a retired greyhound last weekend. I named him Comet.",
+        "Omar: That's wonderful! Greyhounds are such gentle dogs.",
+    ],
+    [
+        "Omar: My sister's cat had kittens, we still need names for all four.",
+        "Nina: Call one of them Pepper, it suits a cat.",
+    ],
+    [
+        "Nina: I started a pottery class on Thursdays, my first bowl is lopsided.",
+        "Omar: Lopsided bowls have character. Mine would be worse.",
+    ],
+    [
+        "Omar: We walked the new puppy at the beach, she chased every wave.",
+        "Nina: Beach walks are the best, the sand wears them out.",
+    ],
+    [
+        "Nina: Work has been hectic, we are moving offices next month.",
+        "Omar: Moving is exhausting, take the weekends off.",
+    ],
+    [
+        "Omar: Our neighbour's dog is called Biscuit and barks at the mail carrier.",
+        "Nina: Ha, every street has one of those.",
+    ],
+]
+
+
+def test_a_chat_recalls_a_fact_said_five_sessions_earlier(
+    main_app: str, client: openai.OpenAI
+) -> None:
+    """The chat path uses the same recall as /v1/memories/search: the speaker named in
+    the question, the words of the turn and its session bring back the first session's
+    fact past the later sessions' pets and names."""
+    user = "nina"
+    for number, turns in enumerate(CONVERSATION, start=1):
+        batch = [
+            {
+                "text": text,
+                "session": f"session-{number}",
+                "created_at": f"2026-0{number}-01T12:00:00Z",
+            }
+            for text in turns
+        ]
+        added = httpx.post(
+            f"{main_app}/v1/memories/batch",
+            json={"user": user, "memories": batch},
+            timeout=60,
+        )
+        assert added.status_code == 200, added.text
+    try:
+        reply = client.chat.completions.create(
+            model=MODEL,
+            user=user,
+            max_tokens=4,
+            messages=[{"role": "user", "content": "What did Nina name her greyhound?"}],
+            extra_body={"echo": {"trace": True, "write": False}},
+        )
+        recalled = [m["text"] for m in reply.model_extra["echo"]["memories"]]
+        assert recalled and recalled[0] == CONVERSATION[0][0], recalled
+    finally:
+        httpx.delete(f"{main_app}/v1/memories", params={"user": user}, timeout=30)
+
+
 def test_two_models_are_routed_by_name(client: openai.OpenAI) -> None:
     fake = client.chat.completions.create(
         model="slow-fake", messages=[{"role": "user", "content": "route me"}]

@@ -100,7 +100,7 @@ async def test_baselines_run_here_on_the_same_questions(server: Server) -> None:
     async with server.client() as client:
         result = await job.evaluate(options, client, io.StringIO())
     retrievers = result["retrievers"]
-    assert list(retrievers) == ["echoray", "dense", "bm25"]
+    assert list(retrievers) == ["echoray", "dense", "bm25", "rrf"]
     counts = {name: figures["groups"]["overall"]["n"] for name, figures in retrievers.items()}
     assert len(set(counts.values())) == 1 and counts["dense"] > 0
     assert retrievers["dense"]["where"] == "local"

@@ -257,14 +257,19 @@ def test_loader_tolerates_odd_shapes() -> None:
 # --- BM25, registry, report -----------------------------------------------------------------
 
 
-def test_bm25_ranks_by_term_weight_and_ignores_stopwords() -> None:
+def test_bm25_ranks_by_term_weight_with_or_without_stopwords() -> None:
     assert tokenize("The cat's toys, AND 3 balls!") == ["cat", "toys", "3", "balls"]
-    index = BM25Index(["the cat sat", "dogs bark loudly", "cat cat cat food"])
-    assert index.top("cat", 10) == [2, 0]  # tf 3 beats tf 1 despite the longer document
-    assert index.top("bark", 10) == [1]
-    assert index.top("the", 10) == []  # stopwords only: nothing matches
-    # idf ln(1 + 1.5 / 2.5); tf 1; norm 1.5 * (0.25 + 0.75 * 2 / 3) = 1.125 (avg length 3)
-    assert index.scores("cat")[0] == pytest.approx(math.log(1.6) * 2.5 / (1 + 1.125))
+    assert tokenize("The cat", stopwords=False) == ["the", "cat"]
+    documents = ["the cat sat", "dogs bark loudly", "cat cat cat food"]
+    plain = BM25Index(documents)  # the baseline: plain Okapi, every token kept
+    assert plain.top("cat", 10) == [2, 0]  # tf 3 beats tf 1 despite the longer document
+    assert plain.top("bark", 10) == [1]
+    assert plain.top("the", 10) == [0]
+    # idf ln(1 + 1.5 / 2.5); tf 1; length 3 against an average of 10 / 3
+    norm = 1.2 * (0.25 + 0.75 * 3 / (10 / 3))
+    assert plain.scores("cat")[0] == pytest.approx(math.log(1.6) * 2.2 / (1 + norm))
+    filtered = BM25Index(documents, stopwords=True)
+    assert filtered.top("the", 10) == []  # stopwords only: nothing matches
 
 
 def test_registry_resolves_names() -> None:
