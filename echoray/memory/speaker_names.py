@@ -47,12 +47,12 @@ class SpeakerNames:
         cached = self._cache.get(key)
         if cached is not None and now - cached[0] < self._ttl_s:
             self._cache.move_to_end(key)
-            return cached[1]
+            return list(cached[1])  # a copy: a caller's edit must not change the cache
         try:
             names = list(await self._shards.for_user(tenant, user).speakers())
         except Exception as error:  # a lookup that fails must not fail the search
             log.warning("speaker lookup for a user failed (%s); embedding the query as is", error)
-            return cached[1] if cached is not None else []
+            return list(cached[1]) if cached is not None else []
         self._cache[key] = (now, names)
         self._cache.move_to_end(key)
         while len(self._cache) > self._max_users:

@@ -34,8 +34,9 @@ _MENTIONS_TIME = re.compile(
     r")\b",
     re.IGNORECASE,
 )
-# "May" is also a verb: a month name counts in a question only beside "in", "of", "on",
-# "since", "during", "early", "late", "mid" or a year or day number.
+# "May" is also a verb: a month name counts in a question only after "in", "of", "on",
+# "since", "during", "early", "late", "mid" or "by", or before a year. (A turn's own
+# mention of time is looser: there "may" still counts, a cost measured as small.)
 _MONTH_IN_QUESTION = re.compile(
     r"\b(?:(?:in|of|on|since|during|early|late|mid|by)\s+(?P<a>"
     + "|".join(MONTHS)
