@@ -600,8 +600,9 @@ def notes(
         + "."
     )
     lines.append(
-        "search = recall() over the working set and link graph (centered dense + BM25 + rank "
-        "fusion + associations), the body of MemoryShardCore.search, on the default working "
+        "search = recall() over the working set and link graph (standardised dense + BM25 "
+        "fusion, speaker/time boosts, turn and session lifts), the body of "
+        "MemoryShardCore.search, on the default working "
         "set (" + _config_summary() + "); the numpy baseline scans a float32 matrix of the "
         "same vectors; the synthetic memories are random "
         "unit vectors with chat-like texts and no links. 'search + MiniLM query' times "

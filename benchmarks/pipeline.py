@@ -255,7 +255,7 @@ def notes(figures: dict[str, Any], params: dict[str, Any], quick: bool) -> list[
         f"MiniLM in {params['prefill']['embed_seconds']:.1f} s and written through "
         f"MemoryShardCore.add in batches of {params['prefill']['batch']} in "
         f"{params['prefill']['add_seconds']:.1f} s, making {params['prefill']['links']} "
-        "links (neighbour and temporal) that associative recall spreads over.",
+        "links (neighbour and temporal) (associative recall over them is off by default).",
         f"Context per memory request (median): {context['memories_in_context']['median']:.0f} "
         f"memories, {context['context_tokens']['median']:.0f} tokens; requests degraded "
         f"(answered without memory): {context['degraded_requests']}.",

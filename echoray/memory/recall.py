@@ -1,17 +1,18 @@
-"""Recall: rank fusion, spreading activation and link rules (memory layer, pure logic).
+"""Recall: ranking, spreading activation and link rules (memory layer, pure logic).
 
 ``recall`` answers a query from a ``WorkingSet`` and a ``LinkGraph``:
 
-1. dense and lexical (BM25) rankings of the memories that pass the filter; the dense score
-   is the cosine less the memory's similarity to the user's centroid
-   (``MemoryConfig.dense_centering``), which stops generic memories ranking first;
-2. reciprocal-rank fusion, ``score = sum(1 / (k + rank))`` over the lists a memory is in;
-3. associative recall: activation spreads from the fused hits over links for 1 or 2 hops,
-   multiplied at each hop by ``decay`` times the link weight; a linked memory that passes
-   the same filter competes for a place with score equal to its activation, and carries
-   the path it was reached by.
+1. ``rank.rank_candidates`` scores the memories that pass the filter: the standardised
+   cosine plus the weighted, standardised BM25 score, with the speaker, time and period
+   boosts and the previous-turn and session lifts (``rank_weights`` reads them from the
+   config);
+2. associative recall, when ``association_max_added`` allows it (off by default):
+   activation spreads from the hits over links for 1 or 2 hops, multiplied at each hop by
+   ``decay`` times the link weight; a linked memory that passes the same filter competes
+   for a place with score equal to its activation, and carries the path it was reached by.
 
-Every hit says why it is there (``Why``: dense rank, lexical rank, link path).
+``reciprocal_rank_fusion`` serves the LanceDB path beyond the RAM budget, whose indexes
+give ranks rather than comparable scores. Every hit says why it is there (``Why``).
 
 Links are made by pure rules at write time: ``temporal_links`` joins memories of one
 session written within a window, ``neighbour_links`` joins a new memory to its nearest

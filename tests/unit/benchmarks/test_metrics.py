@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.report import markdown_table
+from benchmarks.report import existing_sections, markdown_table, write_report
 from benchmarks.retrieval.bm25 import BM25Index, tokenize
 from benchmarks.retrieval.evidence import normalize_evidence
 from benchmarks.retrieval.locomo import load_locomo, parse_locomo, parse_session_date
@@ -287,3 +287,25 @@ def test_markdown_table_formats_cells() -> None:
         "| 0.500 | — | — |",
         "| 2 | — | x\\|y |",
     ]
+
+
+def test_a_partial_run_replaces_its_sections_and_keeps_the_others(tmp_path: Path) -> None:
+    def result(name: str, value: float) -> dict[str, object]:
+        return {"name": name, "date": "2026-12-04", "table": [{"figure": value}], "notes": []}
+
+    out, report = tmp_path / "results", tmp_path / "BENCHMARKS.md"
+    out.mkdir()
+    for name, value in (("chain", 1.0), ("memory", 2.0)):
+        (out / f"{name}.json").write_text(json.dumps(result(name, value)))
+    write_report(out, report)
+    for path in out.iterdir():
+        path.unlink()
+    (out / "memory.json").write_text(json.dumps(result("memory", 3.0)))
+    (out / "retrieval.json").write_text(json.dumps(result("retrieval", 4.0)))
+    write_report(out, report)
+
+    sections = existing_sections(report.read_text())
+    assert list(sections) == ["chain", "memory", "retrieval"]
+    assert "| 1.000 |" in sections["chain"]  # kept from the first run
+    assert "| 3.000 |" in sections["memory"] and "2.000" not in sections["memory"]
+    assert report.read_text().count("## How to reproduce") == 1
