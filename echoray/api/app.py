@@ -11,6 +11,7 @@ from echoray import __version__
 from echoray.api.auth import Authenticator
 from echoray.api.errors import install_error_handlers
 from echoray.api.middleware import RequestContextMiddleware
+from echoray.api.openapi import install_openapi
 from echoray.api.routes.admin import admin_router
 from echoray.api.routes.health import health_router
 from echoray.api.routes.memories import memory_router
@@ -39,4 +40,5 @@ def make_app(services: Services, config: EchoRayConfig, *, echo_request_id: bool
         app.include_router(memory_router(services.memories, authenticator))
     if services.consolidation is not None:
         app.include_router(admin_router(services.consolidation, authenticator))
+    install_openapi(app)
     return app

@@ -99,7 +99,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body(str(exc.detail), kind, None, code),
             status_code=exc.status_code,
-            headers={"x-request-id": request_id(request)},
+            # Starlette's own headers stay (a 405 names the allowed methods in Allow).
+            headers={**(exc.headers or {}), "x-request-id": request_id(request)},
         )
 
     @app.exception_handler(Exception)

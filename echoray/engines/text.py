@@ -7,7 +7,7 @@ prefix of one that may still complete, or a half-decoded UTF-8 character.
 
 from __future__ import annotations
 
-from echoray.errors import ContextLengthExceededError
+from echoray.errors import ContextLengthExceededError, InvalidRequestError
 
 _REPLACEMENT = "\ufffd"  # what a tokenizer yields for an incomplete UTF-8 sequence
 
@@ -65,7 +65,13 @@ class StopStringStream:
 
 
 def check_context_length(prompt_tokens: int, max_tokens: int, max_model_len: int) -> None:
-    """Raise ``ContextLengthExceededError`` saying by how much the request is too long."""
+    """Raise ``InvalidRequestError`` for an empty prompt (nothing to continue from: the
+    engines would fail on it) and ``ContextLengthExceededError`` saying by how much the
+    request is too long."""
+    if prompt_tokens == 0:
+        raise InvalidRequestError(
+            "The prompt is empty: send at least one token of text.", param="prompt"
+        )
     needed = prompt_tokens + max_tokens
     if needed > max_model_len:
         raise ContextLengthExceededError(

@@ -8,6 +8,7 @@ that reach a LanceDB filter are identifiers only (``echoray.memory.safe``).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Final
 
@@ -44,3 +45,17 @@ def validate_identifier(value: object, field: str) -> str:
         )
     assert isinstance(value, str)
     return value
+
+
+# A chat's ``user`` is any string OpenAI accepts ("John Smith", an email with spaces, a
+# UUID): one that is already an identifier is kept, so the memory API names the same user;
+# any other is hashed to one, which is stable, safe in any filter, and never the raw text.
+CHAT_USER_PREFIX: Final = "user_"
+
+
+def chat_user_id(user: str) -> str:
+    """The memory user id of an OpenAI chat's free-form ``user`` field."""
+    if is_identifier(user):
+        return user
+    digest = hashlib.sha256(user.encode("utf-8")).hexdigest()[:32]
+    return f"{CHAT_USER_PREFIX}{digest}"

@@ -9,15 +9,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from echoray.protocol.ids import IDENTIFIER_SCHEMA
+from echoray.protocol.text import reject_lone_surrogates
 
 Kind = Literal["episodic", "semantic", "reflection", "procedural"]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _encodable_text(cls, data: Any) -> Any:
+        return reject_lone_surrogates(data)
 
 
 class MemoryIn(_Strict):
@@ -28,8 +34,8 @@ class MemoryIn(_Strict):
     session: str | None = Field(None, pattern=IDENTIFIER_SCHEMA)
     kind: Kind = "episodic"
     created_at: datetime | None = Field(None, description="For importing history; default now.")
-    importance: float = Field(0.5, ge=0, le=1)
-    pinned: bool = False
+    importance: float = Field(0.5, ge=0, le=1, strict=True)
+    pinned: bool = Field(False, strict=True)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -53,7 +59,7 @@ class MemoryFilters(_Strict):
 class MemorySearchRequest(_Strict):
     user: str = Field(..., pattern=IDENTIFIER_SCHEMA)
     query: str = Field(..., min_length=1, max_length=8192)
-    limit: int = Field(10, ge=1)
+    limit: int = Field(10, ge=1, strict=True)
     filters: MemoryFilters = Field(default_factory=MemoryFilters)
 
 
@@ -61,8 +67,8 @@ class MemoryPatchRequest(_Strict):
     user: str = Field(..., pattern=IDENTIFIER_SCHEMA)
     text: str | None = Field(None, min_length=1)
     kind: Kind | None = None
-    importance: float | None = Field(None, ge=0, le=1)
-    pinned: bool | None = None
+    importance: float | None = Field(None, ge=0, le=1, strict=True)
+    pinned: bool | None = Field(None, strict=True)
     metadata: dict[str, Any] | None = None
 
 

@@ -9,13 +9,20 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from echoray.protocol.text import reject_lone_surrogates
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _encodable_text(cls, data: Any) -> Any:
+        return reject_lone_surrogates(data)
 
 
 class TextContentPart(BaseModel):
@@ -45,16 +52,20 @@ class _SamplingFields(_Request):
     """Sampling fields shared by chat and text completions."""
 
     model: str = Field(..., min_length=1, max_length=256)
-    max_tokens: int | None = Field(None, ge=1)
-    temperature: float = Field(1.0, ge=0.0, le=2.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    top_k: int = Field(0, ge=0, description="0 disables top-k (an extension to OpenAI).")
-    n: int = Field(1, ge=1, le=1, description="Only one choice per request is supported.")
+    max_tokens: int | None = Field(None, ge=1, strict=True)
+    temperature: float = Field(1.0, ge=0.0, le=2.0, strict=True)
+    top_p: float = Field(1.0, gt=0.0, le=1.0, strict=True)
+    top_k: int = Field(
+        0, ge=0, strict=True, description="0 disables top-k (an extension to OpenAI)."
+    )
+    n: int = Field(
+        1, ge=1, le=1, strict=True, description="Only one choice per request is supported."
+    )
     stop: str | list[str] | None = None
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, strict=True)
     presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
-    stream: bool = False
+    stream: bool = Field(False, strict=True)
     stream_options: StreamOptions | None = None
     user: str | None = Field(None, max_length=256)
 
@@ -106,7 +117,7 @@ class EchoOptions(_Request):
 
 class ChatCompletionRequest(_SamplingFields):
     messages: list[ChatMessage] = Field(..., min_length=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1, strict=True)
     echo: EchoOptions | None = Field(None, description="echoray memory controls (extension).")
 
     def requested_max_tokens(self) -> int | None:

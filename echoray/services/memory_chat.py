@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from echoray.cognition.processor import Capture, ChatTurn, Prepared, experience_id
 from echoray.engines.base import GenerationRequest
 from echoray.errors import EchoRayError
+from echoray.protocol.ids import chat_user_id
 from echoray.protocol.openai import (
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -170,7 +171,7 @@ class MemoryChat:
             return None, None
         turn = ChatTurn(
             tenant=tenant,
-            user=request.user,
+            user=chat_user_id(request.user),
             model=request.model,
             messages=[{"role": m.role, "content": m.text()} for m in request.messages],
             max_tokens=max_tokens,

@@ -15,6 +15,7 @@ import pytest
 from echoray.api.local import make_local_app
 from echoray.embeddings.hashed import HashEmbedder
 from echoray.memory.core import MemoryShardCore
+from echoray.protocol.ids import chat_user_id, is_identifier
 from echoray.services.local import make_local_hosts, make_local_shards
 from tests.helpers import asgi_clients, fake_config
 
@@ -272,10 +273,30 @@ async def test_feedback_is_scoped_to_the_tenant(server: Server) -> None:
     assert response.status_code == 404
 
 
-async def test_a_malformed_user_is_a_clear_422(server: Server) -> None:
-    with pytest.raises(openai.UnprocessableEntityError) as caught:
-        await server.say("hello", user="not a valid id")
-    assert "user" in str(caught.value)
+@pytest.mark.parametrize("user", ["John Smith", "jo@example.com (home)", "' OR 1=1 --", "ü" * 200])
+async def test_any_openai_user_string_gets_a_memory_of_its_own(server: Server, user: str) -> None:
+    await server.say(FACTS[2], user=user)
+    recalled = echo_of(await server.say("Where does my sister Lena live?", user=user))
+    assert recalled["memories"][0]["text"] == FACTS[2]
+    # Stored under the hashed id, which the memory API can name; never under the raw text.
+    internal = chat_user_id(user)
+    assert internal != user and is_identifier(internal)
+    listing = await server.http.get(
+        "/v1/memories", params={"user": internal}, headers={"authorization": "Bearer key-acme"}
+    )
+    assert FACTS[2] in [memory["text"] for memory in listing.json()["data"]]
+    other = echo_of(await server.say("Where does my sister Lena live?", user=user + "!"))
+    assert other["memories"] == []
+
+
+async def test_an_identifier_user_is_the_same_user_in_chat_and_the_memory_api(
+    server: Server,
+) -> None:
+    await server.say(FACTS[0], user="alice")
+    listing = await server.http.get(
+        "/v1/memories", params={"user": "alice"}, headers={"authorization": "Bearer key-acme"}
+    )
+    assert FACTS[0] in [memory["text"] for memory in listing.json()["data"]]
 
 
 async def test_memory_down_or_slow_still_answers(server: Server, monkeypatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -187,3 +188,36 @@ async def test_limits(api) -> None:
     assert big_limit.status_code == 422
     no_user = await acme.post("/v1/memories", json={"text": "who?"})
     assert no_user.status_code == 422 and no_user.json()["error"]["param"] == "user"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/memories", {"user": "u1", "text": "hi", "metadata": {"k": "\ud800"}}),
+        ("/v1/memories", {"user": "u1", "text": "hi", "metadata": {"\udfff": "v"}}),
+        ("/v1/memories/batch", {"user": "u1", "memories": [{"text": "ok"}, {"text": "a\ud800"}]}),
+        (
+            "/v1/memories/search",
+            {"user": "u1", "query": "q", "filters": {"metadata": {"k": "\ud800"}}},
+        ),
+    ],
+)
+async def test_a_lone_surrogate_anywhere_is_a_422_and_stores_nothing(api, path, body) -> None:
+    acme, _ = api
+    # json.dumps escapes the surrogate as \ud800: valid JSON, not valid Unicode text.
+    sent = await acme.post(
+        path, content=json.dumps(body), headers={"content-type": "application/json"}
+    )
+    assert sent.status_code == 422, sent.text
+    assert "surrogate" in sent.json()["error"]["message"]
+    listing = await acme.get("/v1/memories", params={"user": "u1"})
+    assert listing.json()["data"] == []
+
+
+async def test_loose_types_are_refused_and_store_nothing(api) -> None:
+    acme, _ = api
+    pinned = await acme.post("/v1/memories", json={"user": "u1", "text": "hi", "pinned": 0})
+    assert pinned.status_code == 422 and pinned.json()["error"]["param"] == "pinned"
+    limit = await acme.post("/v1/memories/search", json={"user": "u1", "query": "q", "limit": "10"})
+    assert limit.status_code == 422 and limit.json()["error"]["param"] == "limit"
+    assert (await acme.get("/v1/memories", params={"user": "u1"})).json()["data"] == []

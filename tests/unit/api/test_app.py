@@ -5,6 +5,7 @@ import json
 from collections.abc import AsyncIterator
 
 import httpx
+import jsonschema
 import openai
 import pytest
 
@@ -244,3 +245,77 @@ async def test_error_after_first_chunk_becomes_sse_error_event() -> None:
     error = json.loads(events[-2].removeprefix("data: "))["error"]
     assert error["type"] == "engine_error" and "injected failure" in error["message"]
     assert events[-1] == "data: [DONE]"
+
+
+async def test_an_empty_prompt_is_a_400_naming_the_prompt(clients) -> None:
+    http, _ = clients
+    reply = await http.post("/v1/completions", json={"model": "fake", "prompt": ""})
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["param"] == "prompt"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/completions", {"model": "fake", "prompt": "\ud800"}),
+        (
+            "/v1/chat/completions",
+            {"model": "fake", "messages": [{"role": "user", "content": "a\ud800"}]},
+        ),
+        (
+            "/v1/chat/completions",
+            {
+                "model": "fake",
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "\udc00"}]}],
+            },
+        ),
+        ("/v1/embeddings", {"model": "fake", "input": ["fine", "\ud800"]}),
+    ],
+)
+async def test_a_lone_surrogate_is_a_422_naming_where(clients, path, body) -> None:
+    http, _ = clients
+    reply = await http.post(
+        path, content=json.dumps(body), headers={"content-type": "application/json"}
+    )
+    assert reply.status_code == 422, reply.text
+    assert "lone UTF-16 surrogate" in reply.json()["error"]["message"]
+
+
+async def test_a_wrong_method_is_a_405_that_names_the_allowed_ones(clients) -> None:
+    http, _ = clients
+    reply = await http.get("/v1/chat/completions")
+    assert reply.status_code == 405
+    assert reply.headers["allow"] == "POST"
+    assert reply.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize(
+    "field",
+    [{"max_tokens": "4"}, {"max_tokens": 4.0}, {"stream": 0}, {"seed": "1"}, {"temperature": "1"}],
+)
+async def test_numbers_and_flags_are_typed_strictly_as_openai_does(clients, field) -> None:
+    http, _ = clients
+    body = {"model": "fake", "messages": MESSAGES, **field}
+    reply = await http.post("/v1/chat/completions", json=body)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["error"]["param"] == next(iter(field))
+
+
+async def test_the_openapi_document_declares_the_errors_the_server_sends(clients) -> None:
+    http, _ = clients
+    document = (await http.get("/openapi.json")).json()
+    assert "HTTPValidationError" not in json.dumps(document)
+    error_schema = document["components"]["schemas"]["ErrorResponse"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert {"400", "422", "500", "503"} <= set(responses), (method, path)
+            assert "Retry-After" in responses["503"]["headers"]
+    chat = document["paths"]["/v1/chat/completions"]["post"]["responses"]
+    assert {"401", "404", "413"} <= set(chat)
+    # What the server really sends for a 422 and a 404 fits the declared schema.
+    bad = await http.post("/v1/chat/completions", json={"model": "fake"})
+    missing = await http.post("/v1/chat/completions", json={"model": "nope", "messages": MESSAGES})
+    assert (bad.status_code, missing.status_code) == (422, 404)
+    for reply in (bad, missing):
+        jsonschema.validate(reply.json(), error_schema)

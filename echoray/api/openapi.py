@@ -1,0 +1,98 @@
+"""The OpenAPI document as the server really answers (API layer).
+
+FastAPI documents a 422 as its own ``{detail: [...]}`` and nothing else, while every error
+this server sends is the OpenAI error object ``{"error": {message, type, param, code}}``.
+``install_openapi`` rewrites each operation's error responses to that schema, adds the
+statuses the server can send (400, 401, 404, 413, 500, 503 with ``Retry-After``), and
+drops FastAPI's unused validation schemas, so a client generated from ``/openapi.json``
+(or a fuzzer checking responses against it) agrees with the server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "ErrorResponse",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "integer", "null"]},
+            },
+        }
+    },
+}
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer"},
+    }
+}
+# Every operation may answer these; health probes take no body and no key.
+_ALWAYS = {
+    "400": "Malformed request (bad JSON, a value the model cannot honour).",
+    "422": "The body or a parameter breaks the schema; `param` names it.",
+    "500": "An unexpected server error (the message never carries internals).",
+    "503": "Overloaded, still loading, or a part is down: retry after `Retry-After`.",
+}
+_API_ONLY = {
+    "401": "Missing or unknown API key (when auth is on).",
+    "403": "The key may not do this (admin routes).",
+    "404": "No such model, memory or route, or the feature is disabled.",
+}
+_WITH_BODY = {"413": "The body, a text or a batch is over its limit."}
+
+
+def _error_responses(path: str, method: str) -> dict[str, str]:
+    statuses = dict(_ALWAYS)
+    if not path.startswith(("/healthz", "/readyz", "/metrics")):
+        statuses.update(_API_ONLY)
+    if method in {"post", "patch", "put"}:
+        statuses.update(_WITH_BODY)
+    return statuses
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite ``schema`` (an OpenAPI document from FastAPI) in place and return it."""
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            for status, description in _error_responses(path, method).items():
+                response: dict[str, Any] = {
+                    "description": description,
+                    "content": {"application/json": {"schema": ERROR_REF}},
+                }
+                if status == "503":
+                    response["headers"] = _RETRY_AFTER
+                responses[status] = response
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["ErrorResponse"] = ERROR_SCHEMA
+    return schema
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve the rewritten document at ``/openapi.json`` (built once, on first request)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(
+                get_openapi(title=app.title, version=app.version, routes=app.routes)
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
