@@ -70,7 +70,10 @@ async def start_server(tmp_path: Path, **cognition: Any) -> Server:
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    yield await start_server(tmp_path)
+    # Deadlines well above the defaults: on a loaded 2-core machine a first recall (affect
+    # axes, LanceDB open) can pass 300 ms, and a degraded chat would fail these tests for
+    # a reason they do not test. The slow-memory test still times out (2 s, under its 5 s).
+    yield await start_server(tmp_path, memory_deadline_ms=2000, pipeline_deadline_ms=10_000)
 
 
 def echo_of(reply: Any) -> dict[str, Any]:
@@ -162,7 +165,7 @@ async def test_the_session_header_brings_short_term_turns(server: Server) -> Non
     )
     echo = echo_of(reply)
     assert echo["session"] == "chat-7"
-    assert "Call me Nad from now on" in echo["context"]
+    assert "Call me Nad from now on" in echo["context"], echo["degraded"]
 
 
 async def test_the_context_never_exceeds_the_budget(server: Server) -> None:
