@@ -177,7 +177,7 @@ def measure_served(
                 "models": [
                     {
                         "name": MODEL,
-                        "engine": {"kind": "torch", "max_num_seqs": 16, "max_queue": 64},
+                        "engine": {"kind": "torch", "max_num_seqs": 16, "max_queue": 48},
                         "deployment": {"num_cpus": 1, "max_ongoing_requests": 64},
                     }
                 ],

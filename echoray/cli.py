@@ -109,6 +109,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _start_ray(address: str | None) -> None:
     import ray
 
+    from echoray.serve.proxy import use_echoray_proxy_middlewares
+
+    use_echoray_proxy_middlewares()  # inherited by the proxy when Ray starts here
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, namespace=APP_NAME)

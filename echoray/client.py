@@ -233,10 +233,13 @@ class EchoRay:
             base_url=f"{base_url.rstrip('/')}/v1", api_key=api_key, http_client=chat_http_client
         )
 
-    def feedback(self, request_id: str, score: float, comment: str | None = None) -> dict[str, Any]:
-        """Rate an answer (score in [-1, 1]) by its response id or x-request-id; the
-        memories it used gain or lose strength. Returns how many changed."""
-        body = {"request_id": request_id, "score": score, "comment": comment}
+    def feedback(
+        self, request_id: str, score: float, *, user: str, comment: str | None = None
+    ) -> dict[str, Any]:
+        """Rate an answer (score in [-1, 1]) by its response id (``reply.id``), as the
+        ``user`` the chat named; the memories it used gain or lose strength. Returns how
+        many changed."""
+        body = {"request_id": request_id, "user": user, "score": score, "comment": comment}
         return _raise_for(self._http.post("/v1/feedback", json=body))
 
     def close(self) -> None:
@@ -274,9 +277,9 @@ class AsyncEchoRay:
         )
 
     async def feedback(
-        self, request_id: str, score: float, comment: str | None = None
+        self, request_id: str, score: float, *, user: str, comment: str | None = None
     ) -> dict[str, Any]:
-        body = {"request_id": request_id, "score": score, "comment": comment}
+        body = {"request_id": request_id, "user": user, "score": score, "comment": comment}
         return _raise_for(await self._http.post("/v1/feedback", json=body))
 
     async def aclose(self) -> None:

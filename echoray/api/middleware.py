@@ -28,7 +28,10 @@ def request_id_from(header_value: str | None) -> str:
 
 class RequestContextMiddleware:
     """Sets ``request.state.request_id``, echoes it, enforces the body limit, and
-    records request metrics by route template."""
+    records request metrics by route template.
+
+    Behind Serve (``echo_request_id=False``) the proxy has already made the id well-formed
+    (``echoray.serve.proxy``) and echoes it itself, so the app sends none."""
 
     def __init__(
         self, app: ASGIApp, *, max_body_bytes: int, metrics: GatewayMetrics, echo_request_id: bool
@@ -52,12 +55,12 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            if message["type"] == "http.response.start" and self.echo_request_id:
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    h for h in message["headers"] if h[0].lower() != b"x-request-id"
-                ]
-                message["headers"].append((b"x-request-id", rid.encode()))
+            if message["type"] == "http.response.start":
+                # Exactly one x-request-id: ours, or none when Serve's proxy adds it.
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                if self.echo_request_id:
+                    headers.append((b"x-request-id", rid.encode()))
+                message["headers"] = headers
             await send(message)
 
         try:

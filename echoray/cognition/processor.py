@@ -35,11 +35,12 @@ from echoray.cognition.state import Affect, CognitiveState, Message
 from echoray.cognition.trace import trace
 from echoray.config import CognitionConfig
 from echoray.embeddings import EmbeddingClient
+from echoray.errors import NotFoundError
 from echoray.memory.api import Shards
 from echoray.memory.hashing import shard_for
 from echoray.memory.records import Experience, MemoryRecord, TurnRole
 from echoray.memory.speaker_names import SpeakerNames
-from echoray.protocol.ids import is_identifier, validate_identifier
+from echoray.protocol.ids import chat_user_id, is_identifier, validate_identifier
 from echoray.protocol.openai import EchoOptions, FeedbackRequest, FeedbackResponse
 
 log = logging.getLogger(__name__)
@@ -235,12 +236,19 @@ class CognitiveProcessor:
         """Record feedback on an answer and reinforce (or weaken) the memories it used.
 
         Raises:
-            NotFoundError: no exchange with that request id for this tenant.
+            NotFoundError: no exchange with that request id for this tenant and user.
         """
         exchange = experience_id(request.request_id)
         # Experiences live in one table every shard reads: any shard can find the user.
         lookup = self._shards.shard(shard_for(tenant, tenant, self._shards.num_shards))
         found = await lookup.find_experience(tenant, exchange)
+        if found.user != chat_user_id(request.user):
+            # Another user's exchange reads as none at all: its existence is not theirs.
+            raise NotFoundError(
+                f"no chat exchange with request id {request.request_id!r} is recorded for "
+                "this user",
+                param="request_id",
+            )
         _, changed = await self._shards.for_user(tenant, found.user).apply_feedback(
             exchange, request.score, request.comment, self.config.feedback_step, self._now()
         )

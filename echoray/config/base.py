@@ -31,6 +31,21 @@ class DeploymentOptionsConfig(Strict):
         None, description="Autoscaling bounds; when set, num_replicas is ignored."
     )
     max_ongoing_requests: int = Field(32, ge=1, description="Requests one replica takes.")
+    max_queued_requests: int = Field(
+        64,
+        ge=-1,
+        description="Requests that may wait for a busy replica, per caller; beyond it they "
+        "get 503 with Retry-After at once. -1: no bound (a queue that grows without limit).",
+    )
+    retry_after_s: float = Field(
+        1, ge=0, description="Retry-After, in seconds, of a request shed for a full queue."
+    )
     num_cpus: float = Field(0.5, ge=0, description="CPUs reserved per replica.")
     num_gpus: float = Field(0, ge=0, description="GPUs reserved per replica.")
     accelerator_type: str | None = Field(None, description="Ray accelerator type, e.g. H100.")
+
+    @model_validator(mode="after")
+    def _queue_bound(self) -> DeploymentOptionsConfig:
+        if self.max_queued_requests == 0:
+            raise ValueError("max_queued_requests must be -1 (no bound) or at least 1")
+        return self

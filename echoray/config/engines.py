@@ -16,7 +16,7 @@ DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
 class TorchEngineConfig(Strict):
     kind: Literal["torch"] = Field("torch", description="transformers on CPU or CUDA.")
     max_num_seqs: int = Field(8, ge=1, le=256, description="Sequences decoded at once.")
-    max_queue: int = Field(64, ge=0, description="Requests waiting beyond max_num_seqs.")
+    max_queue: int = Field(24, ge=0, description="Requests waiting beyond max_num_seqs.")
     num_threads: int | None = Field(
         None, ge=1, description="torch intra-op threads; None keeps torch's default."
     )
@@ -49,6 +49,10 @@ EngineConfig = Annotated[
 
 
 class ModelSpec(Strict):
+    """One served model. Under Serve, ``deployment.max_ongoing_requests`` must reach the
+    engine's ``max_num_seqs + max_queue`` (``build_app`` checks): below it, Serve would hold
+    what the engine should queue or refuse, and the engine's queue-full 503 never fires."""
+
     name: str = Field(
         DEFAULT_MODEL_NAME,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$",
@@ -67,7 +71,10 @@ class ModelSpec(Strict):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA if present.")
     max_model_len: int = Field(2048, ge=16, description="Prompt plus completion tokens, at most.")
     deployment: DeploymentOptionsConfig = Field(
-        default_factory=DeploymentOptionsConfig, description="Ray Serve options."
+        # The engine's own queue is the real one; Serve's only covers the moment between a
+        # slot freeing and the next request taking it.
+        default_factory=lambda: DeploymentOptionsConfig(max_queued_requests=8),
+        description="Ray Serve options.",
     )
 
 

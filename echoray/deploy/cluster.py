@@ -104,6 +104,11 @@ def ray_env(deploy: DeployConfig, target: StorageTarget, *, s3_sources: bool) ->
         # Models come from the image, the cache volume or object storage, never a hub.
         {"name": "HF_HUB_OFFLINE", "value": "1"},
         {"name": "TRANSFORMERS_OFFLINE", "value": "1"},
+        # Serve's proxy loads echoray's request-id middleware (echoray.serve.proxy).
+        {
+            "name": "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH",
+            "value": "echoray.serve.proxy:proxy_middlewares",
+        },
     ]
     return offline + secret_env(deploy, target, s3_sources=s3_sources)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
+import time
 from typing import Final
 
 from echoray.errors import UnprocessableEntityError
@@ -51,6 +53,22 @@ def validate_identifier(value: object, field: str) -> str:
 # UUID): one that is already an identifier is kept, so the memory API names the same user;
 # any other is hashed to one, which is stable, safe in any filter, and never the raw text.
 CHAT_USER_PREFIX: Final = "user_"
+
+
+def new_exchange_id(now_s: float | None = None) -> str:
+    """The server's id of one chat or completion (``chatcmpl-<it>``, the experience row):
+    12 hex digits of its creation time in milliseconds, then 20 random ones. Never built
+    from anything a client sent, so two clients cannot share one; the time lets feedback
+    tell an exchange still being recorded from one that never existed."""
+    millis = int((time.time() if now_s is None else now_s) * 1000)
+    return f"{millis:012x}{secrets.token_hex(10)}"
+
+
+def exchange_created_s(exchange: str) -> float | None:
+    """When ``new_exchange_id`` made ``exchange``, in epoch seconds; None for other ids."""
+    if len(exchange) != 32 or not all(c in "0123456789abcdef" for c in exchange):
+        return None
+    return int(exchange[:12], 16) / 1000
 
 
 def chat_user_id(user: str) -> str:

@@ -245,7 +245,13 @@ class FeedbackRequest(_Request):
     model_config = ConfigDict(extra="forbid")
 
     request_id: str = Field(
-        ..., min_length=1, max_length=256, description="The chat's x-request-id or response id."
+        ..., min_length=1, max_length=256, description="The chat's response id (chatcmpl-…)."
+    )
+    user: str = Field(
+        ...,
+        min_length=1,
+        max_length=256,
+        description="The chat's `user`: only the user an exchange belongs to may rate it.",
     )
     score: float = Field(..., ge=-1.0, le=1.0, description="-1 bad .. 1 good.")
     comment: str | None = Field(None, max_length=2000)

@@ -12,8 +12,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from ray.serve import Application
+from ray.serve.config import BackpressureConfig
 
-from echoray.config import DeploymentOptionsConfig, EchoRayConfig, config_from_args
+from echoray.config import (
+    DeploymentOptionsConfig,
+    EchoRayConfig,
+    ModelSpec,
+    TorchEngineConfig,
+    config_from_args,
+)
+from echoray.errors import ConfigError
 from echoray.serve.deployments import (
     CognitiveDeployment,
     EmbedderDeployment,
@@ -30,6 +38,11 @@ def deployment_options(options: DeploymentOptionsConfig) -> dict[str, Any]:
         actor_options["accelerator_type"] = options.accelerator_type
     result: dict[str, Any] = {
         "max_ongoing_requests": options.max_ongoing_requests,
+        # A full queue sheds at once with 503 + Retry-After instead of growing.
+        "max_queued_requests": options.max_queued_requests,
+        "backpressure_config": BackpressureConfig(
+            status_code=503, retry_after_s=options.retry_after_s
+        ),
         "ray_actor_options": actor_options,
         "health_check_period_s": 10,
         "health_check_timeout_s": 30,
@@ -45,6 +58,23 @@ def deployment_options(options: DeploymentOptionsConfig) -> dict[str, Any]:
     return result
 
 
+def check_queue_bounds(spec: ModelSpec) -> None:
+    """The engine, not Serve, must be where a model's requests wait (see ``ModelSpec``).
+
+    Raises:
+        ConfigError: the deployment takes fewer requests than the engine holds.
+    """
+    if isinstance(spec.engine, TorchEngineConfig):
+        capacity = spec.engine.max_num_seqs + spec.engine.max_queue
+        if spec.deployment.max_ongoing_requests < capacity:
+            raise ConfigError(
+                f"model {spec.name}: deployment.max_ongoing_requests "
+                f"({spec.deployment.max_ongoing_requests}) is below engine.max_num_seqs + "
+                f"engine.max_queue ({capacity}); raise it to {capacity} or lower max_queue, "
+                "so a full engine answers 503 instead of Serve queueing without a bound"
+            )
+
+
 def build_app(
     args: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> Application:
@@ -58,6 +88,8 @@ def build_app(
 
 
 def build_app_from_config(config: EchoRayConfig) -> Application:
+    for spec in config.models:
+        check_queue_bounds(spec)
     models = {
         spec.name: InferenceDeployment.options(
             name=inference_deployment_name(spec.name), **deployment_options(spec.deployment)

@@ -8,14 +8,31 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
+from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
 from echoray.api.errors import unwrap
 from echoray.cognition.processor import Capture, ChatTurn, Prepared
 from echoray.engines.base import GenerationChunk, GenerationRequest
+from echoray.errors import ServiceUnavailableError
 from echoray.protocol.openai import FeedbackRequest, FeedbackResponse
 
 log = logging.getLogger(__name__)
+
+
+def as_echoray_error(exc: BaseException, what: str) -> BaseException:
+    """A failed handle call as the error the client should see: Serve's own refusals (a
+    full queue, no replica yet) become 503s with Retry-After in OpenAI's shape."""
+    exc = unwrap(exc)
+    if isinstance(exc, BackPressureError):
+        return ServiceUnavailableError(
+            f"the {what} is at capacity; retry shortly",
+            code="queue_full",
+            retry_after=exc.retry_after_s or 1,
+        )
+    if isinstance(exc, DeploymentUnavailableError):
+        return ServiceUnavailableError(f"the {what} is unavailable", retry_after=5)
+    return exc
 
 
 class _HandleClient:
@@ -31,7 +48,7 @@ class _HandleClient:
         try:
             return await getattr(self._handle, method).remote(*args)
         except Exception as exc:
-            raise unwrap(exc) from None
+            raise as_echoray_error(exc, self.what) from None
 
     async def is_ready(self) -> bool:
         try:
@@ -60,7 +77,7 @@ class ServeModelClient(_HandleClient):
                 for chunk in batch:
                     yield chunk
         except Exception as exc:
-            raise unwrap(exc) from None
+            raise as_echoray_error(exc, f"model {self.name}") from None
         finally:
             response.cancel()  # no-op when finished; stops decoding when the client left
 

@@ -9,8 +9,8 @@ The gateway's chat route calls ``MemoryChat`` when a request names a ``user``:
 3. inference streams as for any chat, with the prepared messages;
 4. ``capture`` is scheduled in the background once the answer is complete: the response
    never waits for learning. A stream the client abandons is not captured. Feedback on
-   an answer whose capture is still running in this gateway waits for it, so a client may
-   send feedback as soon as it has the answer.
+   an answer whose capture is still running, in this gateway replica or another, waits
+   for it, so a client may send feedback as soon as it has the answer.
 
 With ``echo.trace``, the answer carries the trace: a field ``echo`` of the response, or a
 last chunk (no choices, an ``echo`` object) before ``[DONE]`` when streaming.
@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 from echoray.cognition.processor import Capture, ChatTurn, Prepared, experience_id
 from echoray.engines.base import GenerationRequest
-from echoray.errors import EchoRayError
-from echoray.protocol.ids import chat_user_id
+from echoray.errors import EchoRayError, NotFoundError
+from echoray.protocol.ids import chat_user_id, exchange_created_s
 from echoray.protocol.openai import (
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -79,11 +79,16 @@ class MemoryChat:
         metrics: GatewayMetrics | None,
         *,
         deadline_s: float,
+        capture_wait_s: float = 10.0,
+        request_timeout_s: float = 300.0,
     ) -> None:
         self._service = service
         self._cognition = cognition
         self._metrics = metrics
         self._deadline_s = deadline_s
+        self._capture_wait_s = capture_wait_s
+        # How old an exchange id can be while its chat is still answering or being recorded.
+        self._recent_s = request_timeout_s + capture_wait_s
         self._background: set[asyncio.Task[None]] = set()
         # (tenant, experience id) -> its running capture, which feedback waits for
         self._captures: dict[tuple[str, str], asyncio.Task[None]] = {}
@@ -127,10 +132,32 @@ class MemoryChat:
         return chunks()
 
     async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse:
-        capture = self._captures.get((tenant, experience_id(request.request_id)))
-        if capture is not None:  # the exchange is not recorded yet: wait until it is
-            await asyncio.wait([capture], timeout=self._deadline_s)
-        return await self._cognition.feedback(tenant, request)
+        """Rate an exchange. One still being recorded, here or by another gateway replica,
+        is waited for (at most ``capture_wait_s``), so feedback sent with the answer works.
+
+        Raises:
+            NotFoundError: no such exchange of this tenant's user, after the wait.
+        """
+        exchange = experience_id(request.request_id)
+        capture = self._captures.get((tenant, exchange))
+        if capture is not None:  # recorded by this replica: wait for exactly that
+            await asyncio.wait([capture], timeout=self._capture_wait_s)
+        give_up = time.monotonic() + self._capture_wait_s
+        delay_s = 0.05
+        while True:
+            try:
+                return await self._cognition.feedback(tenant, request)
+            except NotFoundError:
+                if not self._may_be_recording(exchange) or time.monotonic() >= give_up:
+                    raise
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, 0.5)
+
+    def _may_be_recording(self, exchange: str) -> bool:
+        """Whether another replica may still be capturing ``exchange``: an id this server
+        made (``new_exchange_id``) not longer ago than a request plus its capture can take."""
+        created = exchange_created_s(exchange)
+        return created is not None and time.time() - created < self._recent_s
 
     async def is_ready(self) -> bool:
         """Whether the pipeline is warm (affect axes built, tokenizers loaded)."""

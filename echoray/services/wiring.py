@@ -64,6 +64,7 @@ def make_services(config: EchoRayConfig, clients: Clients) -> Services:
             clients.cognition,
             metrics,
             deadline_s=config.cognition.pipeline_deadline_ms / 1000,
+            request_timeout_s=config.limits.request_timeout_s,
         )
     return Services(
         chat=chat,

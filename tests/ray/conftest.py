@@ -26,6 +26,9 @@ DASHBOARD_PORT = free_port()
 def ray_cluster() -> Iterator[None]:
     import ray
 
+    from echoray.serve.proxy import use_echoray_proxy_middlewares
+
+    use_echoray_proxy_middlewares()  # as `echoray serve` does: one well-formed request id
     # The dashboard serves the job submission API that `ray job submit` talks to.
     ray.init(
         num_cpus=8,

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from echoray.api.errors import sse_error
 from echoray.errors import NotFoundError
+from echoray.protocol.ids import new_exchange_id
 from echoray.protocol.openai import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -50,15 +51,16 @@ def openai_router(
     async def chat_completions(
         body: ChatCompletionRequest, request: Request, tenant: Tenant
     ) -> Response:
-        rid = _request_id(request)
+        rid, exchange = _request_id(request), new_exchange_id()
         if body.user is not None and memory_chat is not None:
             session = request.headers.get("x-echo-session")
             if body.stream:
-                return await _sse(await memory_chat.stream_chat(tenant, body, rid, session), rid)
-            return _json(await memory_chat.chat(tenant, body, rid, session))
+                stream = await memory_chat.stream_chat(tenant, body, exchange, session)
+                return await _sse(stream, rid)
+            return _json(await memory_chat.chat(tenant, body, exchange, session))
         if body.stream:
-            return await _sse(chat.stream_chat(body, rid), rid)
-        return _json(await chat.chat(body, rid))
+            return await _sse(chat.stream_chat(body, exchange), rid)
+        return _json(await chat.chat(body, exchange))
 
     @router.post("/feedback", response_model=FeedbackResponse)
     async def feedback(body: FeedbackRequest, tenant: Tenant) -> FeedbackResponse:
@@ -68,10 +70,10 @@ def openai_router(
 
     @router.post("/completions", response_model=None)
     async def completions(body: CompletionRequest, request: Request, tenant: Tenant) -> Response:
-        rid = _request_id(request)
+        rid, exchange = _request_id(request), new_exchange_id()
         if body.stream:
-            return await _sse(chat.stream_completion(body, rid), rid)
-        return _json(await chat.completion(body, rid))
+            return await _sse(chat.stream_completion(body, exchange), rid)
+        return _json(await chat.completion(body, exchange))
 
     return router
 

@@ -218,7 +218,7 @@ async def test_feedback_changes_the_ranking(tmp_path: Path) -> None:
     missing = await server.http.post(
         "/v1/feedback",
         headers={"authorization": "Bearer key-acme"},
-        json={"request_id": unrated.id, "score": -1},
+        json={"request_id": unrated.id, "user": "u1", "score": -1},
     )
     assert missing.status_code == 404
     # ... while an answer that was learned from can be rated.
@@ -228,7 +228,7 @@ async def test_feedback_changes_the_ranking(tmp_path: Path) -> None:
     response = await server.http.post(
         "/v1/feedback",
         headers={"authorization": "Bearer key-acme"},
-        json={"request_id": rated.id, "score": -1, "comment": "wrong place"},
+        json={"request_id": rated.id, "user": "u1", "score": -1, "comment": "wrong place"},
     )
     assert response.status_code == 200, response.text
     assert response.json()["memories_updated"] == 1
@@ -246,7 +246,7 @@ async def test_feedback_sent_with_the_answer_waits_for_its_capture(server: Serve
     response = await server.http.post(
         "/v1/feedback",
         headers={"authorization": "Bearer key-acme"},
-        json={"request_id": reply.id, "score": 1},
+        json={"request_id": reply.id, "user": "u1", "score": 1},
     )
     assert response.status_code == 200, response.text
 
@@ -254,9 +254,10 @@ async def test_feedback_sent_with_the_answer_waits_for_its_capture(server: Serve
 @pytest.mark.parametrize(
     ("body", "status"),
     [
-        ({"request_id": "x", "score": 2}, 422),
-        ({"request_id": "", "score": 0.5}, 422),
-        ({"request_id": "never-seen", "score": 0.5}, 404),
+        ({"request_id": "x", "user": "u1", "score": 2}, 422),
+        ({"request_id": "", "user": "u1", "score": 0.5}, 422),
+        ({"request_id": "x", "score": 0.5}, 422),  # whose exchange: the user is required
+        ({"request_id": "never-seen", "user": "u1", "score": 0.5}, 404),
     ],
 )
 async def test_bad_feedback_is_refused(server: Server, body: dict[str, Any], status: int) -> None:
@@ -271,9 +272,73 @@ async def test_feedback_is_scoped_to_the_tenant(server: Server) -> None:
     response = await server.http.post(
         "/v1/feedback",
         headers={"authorization": "Bearer key-globex"},
-        json={"request_id": rated.id, "score": 1},
+        json={"request_id": rated.id, "user": "u1", "score": 1},
     )
     assert response.status_code == 404
+
+
+async def test_feedback_is_scoped_to_the_user_that_owns_the_exchange(server: Server) -> None:
+    rated = await server.say(FACTS[0], user="alice")
+    before = server.shards[0].store.get_experience("acme", rated.id.removeprefix("chatcmpl-"))
+    for user in ("mallory", "Alice"):
+        response = await server.http.post(
+            "/v1/feedback",
+            headers={"authorization": "Bearer key-acme"},
+            json={"request_id": rated.id, "user": user, "score": -1},
+        )
+        assert response.status_code == 404, user
+    after = server.shards[0].store.get_experience("acme", rated.id.removeprefix("chatcmpl-"))
+    assert after.feedback == before.feedback  # nothing changed
+    owner = await server.http.post(
+        "/v1/feedback",
+        headers={"authorization": "Bearer key-acme"},
+        json={"request_id": rated.id, "user": "alice", "score": -1},
+    )
+    assert owner.status_code == 200, owner.text
+
+
+async def test_exchange_ids_are_the_servers_not_the_clients(server: Server) -> None:
+    ids = set()
+    for client in (server.acme, server.globex):
+        for _ in range(2):
+            reply = await client.chat.completions.create(
+                model="fake",
+                user="u1",
+                messages=[{"role": "user", "content": "hi"}],
+                extra_headers={"x-request-id": "dup-1"},
+            )
+            ids.add(reply.id)
+    assert len(ids) == 4 and "chatcmpl-dup-1" not in ids
+    completion = await server.acme.completions.create(
+        model="fake", prompt="hi", extra_headers={"x-request-id": "dup-1"}
+    )
+    assert completion.id != "cmpl-dup-1"
+
+
+async def test_feedback_on_another_replicas_fresh_answer_waits_for_its_capture(
+    tmp_path: Path,
+) -> None:
+    """Two gateway replicas over the same shards: the answer comes from one, its feedback
+    goes to the other at once, while the first is still recording the exchange."""
+    first = await start_server(tmp_path, memory_deadline_ms=2000, pipeline_deadline_ms=10_000)
+    config = fake_config(
+        auth={"enabled": True, "api_keys": KEYS},
+        storage={"uri": str(tmp_path / "db")},
+        memory={"num_shards": 2, "group_commit_window_ms": 1},
+    )
+    hosts = make_local_hosts(config)
+    for host in hosts.values():
+        await host.wait_ready()
+    second = Server(make_local_app(config, hosts, HashEmbedder(), first.shards), first.shards)
+    reply = await first.acme.chat.completions.create(
+        model="fake", user="u1", messages=[{"role": "user", "content": FACTS[0]}]
+    )
+    response = await second.http.post(
+        "/v1/feedback",
+        headers={"authorization": "Bearer key-acme"},
+        json={"request_id": reply.id, "user": "u1", "score": 1},
+    )
+    assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("user", ["John Smith", "jo@example.com (home)", "' OR 1=1 --", "ü" * 200])

@@ -55,9 +55,9 @@ async def test_feedback_on_an_answer(client: AsyncEchoRay) -> None:
     reply = await client.chat.chat.completions.create(
         model="fake", user="bob", messages=[{"role": "user", "content": "Where are my bees?"}]
     )
-    rated = await client.feedback(reply.id, -1.0, comment="not helpful")
+    rated = await client.feedback(reply.id, -1.0, user="bob", comment="not helpful")
     assert rated["request_id"] == reply.id and rated["memories_updated"] == 1
     with pytest.raises(errors.NotFoundError):
-        await client.feedback("chatcmpl-never-seen", 1.0)
+        await client.feedback("chatcmpl-never-seen", 1.0, user="bob")
     with pytest.raises(errors.UnprocessableEntityError):
-        await client.feedback(reply.id, 2.0)
+        await client.feedback(reply.id, 2.0, user="bob")

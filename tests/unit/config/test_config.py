@@ -92,6 +92,7 @@ def test_apply_env_overrides_does_not_mutate_input() -> None:
         ({"models": [{"name": "a"}, {"name": "a"}]}, "unique"),
         ({"models": [{"engine": {"kind": "tpu"}}]}, "engine"),
         ({"auth": {"enabled": True}}, "api_keys"),
+        ({"server": {"gateway": {"max_queued_requests": 0}}}, "max_queued_requests"),
     ],
 )
 def test_invalid_config_says_what_to_fix(args: dict, fragment: str) -> None:
@@ -134,3 +135,26 @@ def test_two_model_example_builds_two_inference_deployments() -> None:
         inference_deployment_name(m.name) for m in config.models
     }
     assert models["smollm2-short-context"]._bound_deployment._deployment_config.autoscaling_config
+
+
+def test_serve_refuses_a_deployment_that_would_queue_for_the_engine() -> None:
+    from echoray.serve.app import build_app
+
+    # Serve would hold what the engine should queue or refuse: no 503 would ever fire.
+    args = {"models": [{"engine": {"kind": "torch", "max_num_seqs": 8, "max_queue": 64}}]}
+    with pytest.raises(ConfigError, match=r"max_ongoing_requests \(32\) is below .* \(72\)"):
+        build_app(args, environ={})
+
+
+@pytest.mark.parametrize(
+    "path", ["deployments/local.yaml", "deployments/two-models.yaml", "kuberay/configs/gpu.yaml"]
+)
+def test_shipped_configs_bound_every_queue(path: str) -> None:
+    from echoray.serve.app import check_queue_bounds
+
+    keys = {"ECHORAY_AUTH__API_KEYS": '{"k": "t"}'}  # the GPU layout has auth on
+    config = load_config(REPO / path, environ=keys)
+    for spec in config.models:
+        check_queue_bounds(spec)
+        assert spec.deployment.max_queued_requests > 0
+    assert config.server.gateway.max_queued_requests > 0

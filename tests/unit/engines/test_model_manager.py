@@ -37,6 +37,14 @@ def test_autoscaling_is_always_explicit() -> None:
     assert options["max_ongoing_requests"] == 64
 
 
+def test_every_deployment_sheds_a_full_queue_with_retry_after() -> None:
+    options = deployment_options(DeploymentOptionsConfig(max_queued_requests=5, retry_after_s=2))
+    assert options["max_queued_requests"] == 5
+    assert options["backpressure_config"].status_code == 503
+    assert options["backpressure_config"].retry_after_s == 2
+    assert ModelSpec().deployment.max_queued_requests == 8  # the engine's queue is the real one
+
+
 def test_autoscaling_bounds_are_checked() -> None:
     with pytest.raises(ValueError, match="min_replicas"):
         DeploymentOptionsConfig.model_validate(

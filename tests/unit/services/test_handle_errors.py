@@ -1,0 +1,27 @@
+"""Serve's own refusals, seen through a handle, become OpenAI-shaped 503s with Retry-After."""
+
+from ray.serve.exceptions import BackPressureError
+
+from echoray.api.errors import to_response
+from echoray.errors import EngineError, ServiceUnavailableError
+from echoray.serve.handles import as_echoray_error
+
+
+def test_a_full_serve_queue_is_a_503_with_retry_after() -> None:
+    full = BackPressureError(num_queued_requests=8, max_queued_requests=8, retry_after_s=2)
+    error = as_echoray_error(full, "model m")
+    assert isinstance(error, ServiceUnavailableError) and error.code == "queue_full"
+    response = to_response(error, "req-1")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    assert b'"message":"the model m is at capacity; retry shortly"' in response.body
+
+
+def test_a_full_queue_without_configured_retry_after_still_says_when() -> None:
+    full = BackPressureError(num_queued_requests=1, max_queued_requests=1)
+    assert as_echoray_error(full, "embedder").retry_after == 1  # type: ignore[attr-defined]
+
+
+def test_other_errors_pass_through_unchanged() -> None:
+    engine = EngineError("boom")
+    assert as_echoray_error(engine, "model m") is engine
