@@ -83,4 +83,11 @@ class ConsolidationConfig(Strict):
             "may still be on one)."
         ),
     )
-    history: int = Field(100, ge=1, description="Finished shard runs kept in the status.")
+    history: int = Field(
+        100,
+        ge=1,
+        description=(
+            "Finished runs kept in the status and in LanceDB (table consolidation_runs, "
+            "so they survive a restart)."
+        ),
+    )

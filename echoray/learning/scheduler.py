@@ -4,22 +4,25 @@
 threshold), sends each shard's work to ``dispatch`` (a Ray task in the Consolidator actor,
 a coroutine in process) with at most ``workers`` shards at once, never two runs on one
 shard, then compacts the tables once. It keeps the status and history that
-``GET /v1/admin/consolidation`` shows.
+``GET /v1/admin/consolidation`` shows; with a ``RunStore`` they live in LanceDB too, so a
+restarted scheduler (the Consolidator actor after a crash) goes on where the last left.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from echoray.config import ConsolidationConfig
-from echoray.learning.consolidation import COUNTS, STEPS, ShardReport
+from echoray.learning.consolidation import COUNTS, ShardReport
+from echoray.learning.run_store import RunStore
+from echoray.learning.runs import RUNNING, Run
 from echoray.memory.records import utc_now
 
 log = logging.getLogger(__name__)
@@ -27,43 +30,6 @@ log = logging.getLogger(__name__)
 Dispatch = Callable[[int, str, "str | None"], Awaitable[ShardReport]]
 Compact = Callable[[], Awaitable[int]]
 Pressure = Callable[[int], Awaitable[int]]
-
-
-@dataclass
-class Run:
-    """One consolidation run over some shards."""
-
-    run_id: str
-    tenant: str | None
-    reason: str
-    shards: list[int]
-    started_at: datetime = field(default_factory=utc_now)
-    finished_at: datetime | None = None
-    state: str = "running"  # running | done | partial | failed | skipped
-    reports: dict[int, dict[str, Any]] = field(default_factory=dict)
-    compacted: int = 0
-    done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-
-    def as_dict(self) -> dict[str, Any]:
-        counts = dict.fromkeys(COUNTS, 0)
-        ms = dict.fromkeys(("read", *STEPS), 0.0)
-        for report in self.reports.values():
-            for key, value in report.get("counts", {}).items():
-                counts[key] = counts.get(key, 0) + value
-            for key, value in report.get("ms", {}).items():
-                ms[key] = round(ms.get(key, 0.0) + value, 1)
-        counts["compacted"] = self.compacted
-        return {
-            "run_id": self.run_id,
-            "tenant": self.tenant,
-            "reason": self.reason,
-            "state": self.state,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": None if self.finished_at is None else self.finished_at.isoformat(),
-            "counts": counts,
-            "ms": ms,
-            "shards": [self.reports[i] for i in sorted(self.reports)],
-        }
 
 
 class ConsolidationScheduler:
@@ -77,12 +43,17 @@ class ConsolidationScheduler:
         *,
         compact: Compact | None = None,
         pressure: Pressure | None = None,
+        store: RunStore | None = None,
     ) -> None:
+        """With ``store``, the history and the interval's last start are read from it
+        (a run it still lists as running is marked interrupted) and every change is
+        written to it before it is reported."""
         self.num_shards = num_shards
         self.config = config
         self._dispatch = dispatch
         self._compact = compact
         self._pressure = pressure
+        self._store = store
         self._busy: set[int] = set()
         self._runs: dict[str, Run] = {}
         self._history: collections.deque[Run] = collections.deque(maxlen=config.history)
@@ -91,20 +62,40 @@ class ConsolidationScheduler:
         self._slots = asyncio.Semaphore(config.workers)
         self._last_scheduled: datetime | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        if store is not None:
+            self._restore(store)
+
+    def _restore(self, store: RunStore) -> None:
+        for run in store.load_runs():
+            if run.state == RUNNING:
+                run.interrupt()
+                store.save_run(run)  # once: the next restart finds it interrupted already
+            run.done.set()
+            self._history.append(run)
+        self._last_scheduled = store.interval_started()
+
+    async def _save(self, run: Run) -> None:
+        if self._store is not None:
+            await asyncio.to_thread(self._store.save_run, run)
 
     # --- runs -----------------------------------------------------------------------
 
-    def start(
+    async def start(
         self, tenant: str | None = None, reason: str = "admin", shards: Sequence[int] | None = None
     ) -> Run:
-        """Start a run over ``shards`` (default: all) in the background and return it.
-        Shards another run is working on are left out of this one."""
+        """Start a run over ``shards`` (default: all) in the background and return it,
+        once it is stored. Shards another run is working on are left out of this one."""
         wanted = list(range(self.num_shards)) if shards is None else list(shards)
         free = [i for i in wanted if i not in self._busy]
         run = Run(run_id="cons-" + uuid.uuid4().hex[:16], tenant=tenant, reason=reason, shards=free)
         for index in sorted(set(wanted) - set(free)):
             run.reports[index] = {"shard": index, "state": "skipped", "error": "already running"}
-        self._busy.update(free)
+        self._busy.update(free)  # before the write, so no other run takes these shards
+        try:
+            await self._save(run)
+        except BaseException:
+            self._busy.difference_update(free)
+            raise
         self._runs[run.run_id] = run
         task = asyncio.create_task(self._run(run))
         self._tasks.add(task)
@@ -113,7 +104,7 @@ class ConsolidationScheduler:
 
     async def run(self, tenant: str | None = None, reason: str = "admin") -> Run:
         """Start a run and wait until it finished."""
-        run = self.start(tenant, reason)
+        run = await self.start(tenant, reason)
         await run.done.wait()
         return run
 
@@ -129,38 +120,50 @@ class ConsolidationScheduler:
         )
 
     async def _run(self, run: Run) -> None:
+        state = "failed"  # what a cancelled run ends as
         try:
             await asyncio.gather(*(self._shard(run, index) for index in run.shards))
             if self.config.compact and self._compact is not None and run.shards:
-                try:
-                    run.compacted = await self._compact()
-                except Exception as exc:  # the next run compacts again
-                    log.warning("compaction failed: %r", exc)
-                    run.reports.setdefault(-1, {"shard": -1, "state": "failed"})["error"] = (
-                        f"compaction: {exc!r}"
-                    )
+                await self._compact_tables(run, self._compact)
             states = {r.get("state") for r in run.reports.values()} - {"skipped"}
             if not states:
-                run.state = "skipped"  # every shard was busy with another run
+                state = "skipped"  # every shard was busy with another run
             elif states == {"done"}:
-                run.state = "done"
+                state = "done"
             else:
-                run.state = "failed" if states == {"failed"} else "partial"
-        except asyncio.CancelledError:
-            run.state = "failed"
-            raise
+                state = "failed" if states == {"failed"} else "partial"
         finally:
-            run.finished_at = utc_now()
-            self._busy.difference_update(run.shards)
-            self._runs.pop(run.run_id, None)
-            self._history.append(run)
-            for key, value in run.as_dict()["counts"].items():
-                self._totals[key] = self._totals.get(key, 0) + value
-            run.done.set()
+            await self._finish(run, state)
+
+    async def _compact_tables(self, run: Run, compact: Compact) -> None:
+        try:
+            run.compacted = await compact()
+            if self._store is not None:
+                await asyncio.to_thread(self._store.compact, self.config.keep_versions_s)
+        except Exception as exc:  # the next run compacts again
+            log.warning("compaction failed: %r", exc)
+            run.reports.setdefault(-1, {"shard": -1, "state": "failed"})["error"] = (
+                f"compaction: {exc!r}"
+            )
+
+    async def _finish(self, run: Run, state: str) -> None:
+        finished = dataclasses.replace(run, state=state, finished_at=utc_now())
+        try:
+            # Stored as it will be reported, before anyone sees it finished.
+            await self._save(finished)
+        except Exception:  # still listed as running: a restart reports it interrupted
+            log.error("could not store consolidation run %s", run.run_id, exc_info=True)
+        run.state, run.finished_at = finished.state, finished.finished_at
+        self._busy.difference_update(run.shards)
+        self._runs.pop(run.run_id, None)
+        self._history.append(run)
+        for key, value in run.as_dict()["counts"].items():
+            self._totals[key] = self._totals.get(key, 0) + value
+        run.done.set()
 
     async def _shard(self, run: Run, index: int) -> None:
         async with self._slots:
-            run.reports[index] = {"shard": index, "state": "running"}
+            run.reports[index] = {"shard": index, "state": RUNNING}
             try:
                 report = await self._dispatch(index, run.run_id, run.tenant)
             except Exception as exc:
@@ -190,12 +193,17 @@ class ConsolidationScheduler:
     # --- the background schedule ------------------------------------------------------
 
     def start_schedule(self) -> None:
-        """Run on the interval and on each shard's turn threshold (idempotent)."""
+        """Run on the interval and on each shard's turn threshold (idempotent). The
+        interval goes on from its last start when the store remembers one."""
         if self.config.enabled and (self._loop_task is None or self._loop_task.done()):
-            self._last_scheduled = utc_now()
             self._loop_task = asyncio.create_task(self._schedule())
 
     async def _schedule(self) -> None:
+        if self._last_scheduled is None:  # the first schedule of this data
+            try:
+                await self._interval_started(utc_now())
+            except Exception:  # the first tick tries again
+                log.warning("could not store the consolidation schedule", exc_info=True)
         while True:
             await asyncio.sleep(self.config.poll_s)
             try:
@@ -203,14 +211,19 @@ class ConsolidationScheduler:
             except Exception:  # a failed poll must not end the schedule
                 log.warning("consolidation schedule tick failed", exc_info=True)
 
+    async def _interval_started(self, at: datetime) -> None:
+        if self._store is not None:
+            await asyncio.to_thread(self._store.save_interval_started, at)
+        self._last_scheduled = at
+
     async def tick(self, now: datetime | None = None) -> Run | None:
         """One look at the clock and the shards: start what is due (at most one run)."""
         now = now or utc_now()
-        if self._last_scheduled is None:
-            self._last_scheduled = now
-        if now - self._last_scheduled >= timedelta(seconds=self.config.interval_s):
-            self._last_scheduled = now
-            return self.start(reason="interval")
+        if self._last_scheduled is None:  # no schedule yet: the interval starts now
+            await self._interval_started(now)
+        elif now - self._last_scheduled >= timedelta(seconds=self.config.interval_s):
+            await self._interval_started(now)
+            return await self.start(reason="interval")
         if self._pressure is None:
             return None
         due = []
@@ -219,7 +232,7 @@ class ConsolidationScheduler:
                 self.config.short_term_threshold
             ):
                 due.append(index)
-        return self.start(reason="short-term threshold", shards=due) if due else None
+        return await self.start(reason="short-term threshold", shards=due) if due else None
 
     async def close(self) -> None:
         if self._loop_task is not None:
@@ -243,7 +256,7 @@ class SchedulerControl:
         self.scheduler = scheduler
 
     async def consolidate(self, tenant: str | None, wait: bool) -> dict[str, Any]:
-        run = self.scheduler.start(tenant, reason="admin")
+        run = await self.scheduler.start(tenant, reason="admin")
         if wait:
             await run.done.wait()
         return run.as_dict()

@@ -7,6 +7,11 @@ change through the shard actor, so nothing heavy runs in the shard or on the req
 path. A task killed half-way (its worker dies) fails its shard's part of the run; the
 shard's lease is released and a repeated run finishes the work (the steps are
 idempotent). Compaction is one more task.
+
+The history and the interval's last start live in LanceDB (``RunStore``), so an actor
+Ray restarts after a crash shows the runs before it, keeps the interval, and reports a run
+it was in the middle of as interrupted (its tasks died with it; a new run finishes the
+work).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from echoray.config import EchoRayConfig
 from echoray.embeddings import MINILM_DIMENSION, Embedder, make_embedder
 from echoray.engines.base import ModelClient
 from echoray.learning.consolidation import ShardConsolidation, ShardReport
+from echoray.learning.run_store import RunStore
 from echoray.learning.scheduler import ConsolidationScheduler
 from echoray.learning.summarize import summarizer_for
 from echoray.memory.api import ShardControl
@@ -114,8 +120,12 @@ class Consolidator:
             self._dispatch,
             compact=self._compact,
             pressure=self._pressure,
+            store=RunStore(self.config.storage.uri, keep=self.config.consolidation.history),
         )
         self._started = False
+        # Gateways ask a handle to start the schedule once; after a restart nobody asks
+        # again, so the actor asks itself.
+        ray.get_runtime_context().current_actor.ensure_started.remote()
 
     async def _dispatch(self, index: int, run_id: str, tenant: str | None) -> Any:
         ref = self._shard_task.remote(
@@ -154,7 +164,7 @@ class Consolidator:
 
     async def consolidate(self, tenant: str | None = None, wait: bool = False) -> dict[str, Any]:
         """Start a run (of one tenant's users, or all); with ``wait``, return it finished."""
-        run = self.scheduler.start(tenant, reason="admin")
+        run = await self.scheduler.start(tenant, reason="admin")
         if wait:
             await run.done.wait()
         return run.as_dict()
@@ -189,8 +199,7 @@ def start_consolidator(
         num_cpus=0,
     )
     handle: Any = actor.remote(config.model_dump(mode="json"), app_name, namespace)
-    handle.ensure_started.remote()  # the interval and threshold schedule, once per actor
-    return handle
+    return handle  # the actor starts its schedule itself
 
 
 class RayConsolidation:

@@ -22,6 +22,7 @@ from echoray.embeddings import Embedder
 from echoray.engines.factory import make_engine
 from echoray.engines.host import EngineHost
 from echoray.learning.consolidation import ShardConsolidation, ShardReport
+from echoray.learning.run_store import RunStore
 from echoray.learning.scheduler import ConsolidationScheduler, SchedulerControl
 from echoray.learning.summarize import summarizer_for
 from echoray.memory.api import ShardAPI, ShardControl, bind_control, bind_user, invoke
@@ -119,7 +120,8 @@ def make_local_consolidation(
     clock: Callable[[], datetime] = utc_now,
 ) -> ConsolidationScheduler:
     """Consolidation in process: each shard's run is a coroutine over the shared store
-    (the Consolidator actor runs the same ``ShardConsolidation`` as Ray tasks)."""
+    (the Consolidator actor runs the same ``ShardConsolidation`` as Ray tasks); its
+    history lives next to the memory tables, as the actor's does."""
     embeddings = LocalEmbeddingClient(embedder)
     store = shards[0].store
 
@@ -145,7 +147,12 @@ def make_local_consolidation(
         return shards[index].consolidation_pressure()
 
     return ConsolidationScheduler(
-        len(shards), config.consolidation, dispatch, compact=compact, pressure=pressure
+        len(shards),
+        config.consolidation,
+        dispatch,
+        compact=compact,
+        pressure=pressure,
+        store=RunStore(config.storage.uri, keep=config.consolidation.history),
     )
 
 
