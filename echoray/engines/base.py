@@ -104,4 +104,9 @@ class ModelClient(Protocol):
 
     async def info(self) -> dict[str, Any]: ...
 
+    async def stats(self) -> dict[str, Any]:
+        """Live counters: ``in_flight`` (admitted, unfinished) and ``decoding``; None for
+        an engine that does not count them."""
+        ...
+
     def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]: ...

@@ -28,6 +28,7 @@ class FakeEngine:
         self._config = spec.engine
         self._ready = False
         self.broken = False  # tests flip this to exercise health checks
+        self.in_flight = 0  # generations running now; the fake decodes them all at once
 
     async def start(self) -> None:
         await asyncio.sleep(self._config.load_delay_s)
@@ -60,7 +61,19 @@ class FakeEngine:
     def info(self) -> dict[str, Any]:
         return {"engine": "fake", "max_model_len": self._spec.max_model_len}
 
+    @property
+    def decoding(self) -> int:
+        return self.in_flight
+
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        self.in_flight += 1
+        try:
+            async for chunk in self._generate(request):
+                yield chunk
+        finally:
+            self.in_flight -= 1
+
+    async def _generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         if not self._ready:
             raise ModelNotReadyError(f"model {self.model_name} is still loading", retry_after=1)
         sampling = request.sampling

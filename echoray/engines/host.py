@@ -55,7 +55,7 @@ class EngineHost:
     async def info(self) -> dict[str, Any]:
         return {**self.engine.info(), "ready": await self.is_ready()}
 
-    def stats(self) -> dict[str, Any]:
+    async def stats(self) -> dict[str, Any]:
         """Live engine counters (for engines that count them)."""
         return {
             "in_flight": getattr(self.engine, "in_flight", None),

@@ -32,7 +32,14 @@ from echoray.engines.tokens import load_token_counter
 from echoray.errors import EngineError, ModelNotReadyError
 from echoray.protocol.openai import FeedbackRequest, FeedbackResponse
 from echoray.serve.consolidator import RayConsolidation, start_consolidator
-from echoray.serve.handles import ServeCognitionClient, ServeEmbeddingClient, ServeModelClient
+from echoray.serve.handles import (
+    Refusal,
+    ServeCognitionClient,
+    ServeEmbeddingClient,
+    ServeModelClient,
+    refusing,
+    refusing_stream,
+)
 from echoray.serve.shard import ShardClient, start_shards
 from echoray.services.wiring import Clients, make_processor, make_services
 
@@ -55,18 +62,21 @@ class InferenceServer:
         return await self._host.info()
 
     async def stats(self) -> dict[str, Any]:
-        return self._host.stats()
+        return await self._host.stats()
 
     async def check_health(self) -> None:
         """Serve calls this periodically; raising makes Serve replace the replica."""
         self._host.start_background()
         await self._host.check_health()
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[list[GenerationChunk]]:
+    async def generate(
+        self, request: GenerationRequest
+    ) -> AsyncIterator[list[GenerationChunk] | Refusal]:
         """Stream lists of chunks: each list is what the engine had ready (one handle
-        round trip per burst, not per token)."""
+        round trip per burst, not per token). A refused request (queue full, too long)
+        ends with its ``Refusal``."""
         self._host.start_background()
-        async for batch in coalesce(self._host.generate(request)):
+        async for batch in refusing_stream(coalesce(self._host.generate(request))):
             yield batch
 
     async def __del__(self) -> None:
@@ -104,7 +114,10 @@ class EmbedderServer:
     async def info(self) -> dict[str, Any]:
         return {"kind": "embedding", "dimension": MINILM_DIMENSION, "ready": await self.is_ready()}
 
-    async def embed(self, texts: list[str]) -> tuple[np.ndarray, int]:
+    async def embed(self, texts: list[str]) -> tuple[np.ndarray, int] | Refusal:
+        return await refusing(self._embed(texts))
+
+    async def _embed(self, texts: list[str]) -> tuple[np.ndarray, int]:
         self._embedder()  # fail fast while loading, before joining a batch
         return await self._embed_batched(texts)
 
@@ -150,14 +163,14 @@ class CognitiveServer:
     async def is_ready(self) -> bool:
         return self._warm.done()
 
-    async def prepare(self, turn: ChatTurn) -> Prepared:
-        return await self._processor.prepare(turn)
+    async def prepare(self, turn: ChatTurn) -> Prepared | Refusal:
+        return await refusing(self._processor.prepare(turn))
 
     async def capture(self, capture: Capture, response: str, latency_ms: float) -> None:
         await self._processor.capture(capture, response, latency_ms)
 
-    async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse:
-        return await self._processor.feedback(tenant, request)
+    async def feedback(self, tenant: str, request: FeedbackRequest) -> FeedbackResponse | Refusal:
+        return await refusing(self._processor.feedback(tenant, request))
 
 
 _WARM_UP_ATTEMPTS = 600  # one a second: the embedder may take minutes on a cold node

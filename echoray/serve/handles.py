@@ -4,8 +4,9 @@ Ray in place of the in-process engines, embedder and pipeline."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
@@ -14,10 +15,55 @@ from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 from echoray.api.errors import unwrap
 from echoray.cognition.processor import Capture, ChatTurn, Prepared
 from echoray.engines.base import GenerationChunk, GenerationRequest
-from echoray.errors import ServiceUnavailableError
+from echoray.errors import EchoRayError, ServiceUnavailableError
 from echoray.protocol.openai import FeedbackRequest, FeedbackResponse
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An expected error (the caller's mistake, a full queue, a model still loading) that a
+    deployment returns instead of raising: Serve logs every raised error as a failed
+    request with its traceback, at ERROR. The handle client raises it again."""
+
+    error: EchoRayError
+
+
+def is_expected(exc: BaseException) -> bool:
+    """A 4xx, or a 503 that says when to retry: answers, not faults of the server."""
+    return isinstance(exc, EchoRayError) and (
+        exc.status_code < 500 or isinstance(exc, ServiceUnavailableError)
+    )
+
+
+async def refusing(call: Awaitable[T]) -> T | Refusal:
+    """Run a deployment method's work; an expected error comes back as a ``Refusal``."""
+    try:
+        return await call
+    except EchoRayError as exc:
+        if is_expected(exc):
+            return Refusal(exc)
+        raise
+
+
+async def refusing_stream(stream: AsyncIterator[T]) -> AsyncIterator[T | Refusal]:
+    """``refusing`` for a stream: an expected error ends it as its last item."""
+    try:
+        async for item in stream:
+            yield item
+    except EchoRayError as exc:
+        if not is_expected(exc):
+            raise
+        yield Refusal(exc)
+
+
+def _raise_refusal(result: Any) -> Any:
+    if isinstance(result, Refusal):
+        raise result.error
+    return result
 
 
 def as_echoray_error(exc: BaseException, what: str) -> BaseException:
@@ -46,9 +92,10 @@ class _HandleClient:
 
     async def _call(self, method: str, *args: Any) -> Any:
         try:
-            return await getattr(self._handle, method).remote(*args)
+            result = await getattr(self._handle, method).remote(*args)
         except Exception as exc:
             raise as_echoray_error(exc, self.what) from None
+        return _raise_refusal(result)
 
     async def is_ready(self) -> bool:
         try:
@@ -69,12 +116,15 @@ class ServeModelClient(_HandleClient):
         self.name = self.what = name
         self._stream = handle.options(stream=True)
 
+    async def stats(self) -> dict[str, Any]:
+        return dict(await self._call("stats"))
+
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         response = self._stream.generate.remote(request)
         assert isinstance(response, DeploymentResponseGenerator)  # stream=True handle
         try:
             async for batch in response:
-                for chunk in batch:
+                for chunk in _raise_refusal(batch):
                     yield chunk
         except Exception as exc:
             raise as_echoray_error(exc, f"model {self.name}") from None

@@ -7,6 +7,8 @@ wire chunks; errors raised before the first chunk are typed ``EchoRayError``s.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -29,6 +31,9 @@ from echoray.protocol.openai import (
     Usage,
 )
 from echoray.services.metrics import GatewayMetrics
+
+log = logging.getLogger(__name__)
+_STATS_TIMEOUT_S = 2.0  # a scrape must not hang on a busy or lost model
 
 
 class OpenAIService:
@@ -53,6 +58,19 @@ class OpenAIService:
 
     async def readiness(self) -> dict[str, bool]:
         return {name: await client.is_ready() for name, client in self._models.items()}
+
+    async def observe_engines(self) -> None:
+        """Refresh the engine gauges (``/metrics`` calls this on each scrape). Under Serve
+        one replica of each model answers; Serve's own ``ray_serve_*`` metrics sum them."""
+        if self._metrics is None:
+            return
+        for name, client in self._models.items():
+            try:
+                stats = await asyncio.wait_for(client.stats(), _STATS_TIMEOUT_S)
+            except Exception:
+                log.debug("no engine stats from model %s", name, exc_info=True)
+                continue
+            self._metrics.observe_engine(name, stats)
 
     def _client(self, model: str) -> ModelClient:
         client = self._models.get(model)

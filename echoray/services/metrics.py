@@ -6,7 +6,7 @@ cardinality stays bounded.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _STAGE_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
@@ -67,6 +67,27 @@ class GatewayMetrics:
             buckets=(0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
             registry=self.registry,
         )
+
+        self.in_flight = Gauge(
+            "echoray_requests_in_flight",
+            "HTTP requests this gateway replica is serving now (streams until their last byte)",
+            registry=self.registry,
+        )
+        self.engine_requests = Gauge(
+            "echoray_engine_requests",
+            "Requests a model's engine holds, at the last scrape: waiting (admitted, queued) "
+            "or decoding",
+            ["model", "state"],
+            registry=self.registry,
+        )
+
+    def observe_engine(self, model: str, stats: dict[str, int | None]) -> None:
+        """Set a model's engine gauges from its ``stats()`` (engines that count)."""
+        in_flight, decoding = stats.get("in_flight"), stats.get("decoding")
+        if in_flight is None or decoding is None:
+            return
+        self.engine_requests.labels(model, "decoding").set(decoding)
+        self.engine_requests.labels(model, "waiting").set(max(0, in_flight - decoding))
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()

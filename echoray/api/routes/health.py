@@ -1,7 +1,7 @@
 """``/healthz``, ``/readyz`` and ``/metrics`` (API layer)."""
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from echoray.services.wiring import Services
 
@@ -27,8 +27,10 @@ def health_router(services: Services) -> APIRouter:
             headers=None if ready else {"retry-after": "2"},
         )
 
-    @router.get("/metrics")
+    # Prometheus' text format, documented as such (not FastAPI's default JSON).
+    @router.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
+        await services.chat.observe_engines()  # the engine gauges, fresh for this scrape
         return Response(
             services.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
         )

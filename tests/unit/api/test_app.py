@@ -179,6 +179,28 @@ async def test_metrics_count_requests_tokens_and_latency(clients) -> None:
     assert "echoray_request_latency_seconds_bucket" in text
 
 
+async def test_metrics_show_requests_in_flight_and_what_each_engine_holds() -> None:
+    config = fake_config(
+        models=[{"name": "slow", "engine": {"kind": "fake", "token_delay_s": 0.2}}]
+    )
+    hosts = make_local_hosts(config)
+    for host in hosts.values():
+        await host.wait_ready()
+    http, _ = asgi_clients(make_local_app(config, hosts))
+    async with http:
+        body = {"model": "slow", "messages": MESSAGES}
+        chat = asyncio.create_task(http.post("/v1/chat/completions", json=body))
+        await asyncio.sleep(0.3)  # four words, 0.2 s each: the chat is still generating
+        during = (await http.get("/metrics")).text
+        assert (await chat).status_code == 200
+        after = (await http.get("/metrics")).text
+    # The chat and the scrape itself; then only the scrape.
+    assert "echoray_requests_in_flight 2.0" in during
+    assert 'echoray_engine_requests{model="slow",state="decoding"} 1.0' in during
+    assert "echoray_requests_in_flight 1.0" in after
+    assert 'echoray_engine_requests{model="slow",state="decoding"} 0.0' in after
+
+
 async def test_readyz_is_503_until_every_model_loaded() -> None:
     config = fake_config(
         models=[

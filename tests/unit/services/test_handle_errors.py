@@ -25,3 +25,34 @@ def test_a_full_queue_without_configured_retry_after_still_says_when() -> None:
 def test_other_errors_pass_through_unchanged() -> None:
     engine = EngineError("boom")
     assert as_echoray_error(engine, "model m") is engine
+
+
+async def test_expected_errors_come_back_as_values_and_are_raised_again() -> None:
+    from echoray.errors import ContextLengthExceededError, ModelNotReadyError
+    from echoray.serve.handles import Refusal, refusing, refusing_stream
+
+    async def too_long() -> str:
+        raise ContextLengthExceededError("too long")
+
+    refused = await refusing(too_long())
+    assert isinstance(refused, Refusal) and isinstance(refused.error, ContextLengthExceededError)
+
+    async def loading():  # a stream refused after it began: its last item says why
+        yield [1]
+        raise ModelNotReadyError("loading", retry_after=2)
+
+    items = [item async for item in refusing_stream(loading())]
+    assert items[0] == [1] and isinstance(items[1], Refusal)
+
+
+async def test_server_faults_are_still_raised() -> None:
+    from echoray.serve.handles import refusing
+
+    async def broken() -> None:
+        raise EngineError("the engine died")
+
+    try:
+        await refusing(broken())
+    except EngineError:
+        return
+    raise AssertionError("an engine fault must be raised (and logged by Serve)")
