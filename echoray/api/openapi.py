@@ -3,9 +3,10 @@
 FastAPI documents a 422 as its own ``{detail: [...]}`` and nothing else, while every error
 this server sends is the OpenAI error object ``{"error": {message, type, param, code}}``.
 ``install_openapi`` rewrites each operation's error responses to that schema, adds the
-statuses the server can send (400, 401, 404, 413, 500, 503 with ``Retry-After``), and
-drops FastAPI's unused validation schemas, so a client generated from ``/openapi.json``
-(or a fuzzer checking responses against it) agrees with the server.
+statuses the server can send (400, 401, 404, 413, 500, 503 with ``Retry-After``) and the
+event stream a ``"stream": true`` completion answers with, and drops FastAPI's unused
+validation schemas, so a client generated from ``/openapi.json`` (or a fuzzer checking
+responses against it) agrees with the server.
 """
 
 from __future__ import annotations
@@ -54,6 +55,23 @@ _API_ONLY = {
     "404": "No such model, memory or route, or the feature is disabled.",
 }
 _WITH_BODY = {"413": "The body, a text or a batch is over its limit."}
+# Operations that answer Server-Sent Events when the body says `"stream": true`.
+_STREAMING = ("/v1/chat/completions", "/v1/completions")
+# The schema of one event (OpenAPI before 3.2 reads an event stream's `schema` per event).
+_EVENT_STREAM = {
+    "text/event-stream": {
+        "schema": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": {
+                    "type": "string",
+                    "description": "A chunk as JSON (or an error object), `[DONE]` last.",
+                }
+            },
+        }
+    }
+}
 
 
 def _error_responses(path: str, method: str) -> dict[str, str]:
@@ -78,6 +96,10 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 if status == "503":
                     response["headers"] = _RETRY_AFTER
                 responses[status] = response
+    for path in _STREAMING:
+        ok = schema.get("paths", {}).get(path, {}).get("post", {}).get("responses", {}).get("200")
+        if ok is not None:
+            ok.setdefault("content", {}).update(_EVENT_STREAM)
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)

@@ -22,7 +22,10 @@ def admin_router(control: ConsolidationControl, authenticator: Authenticator) ->
 
     router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
-    @router.post("/consolidate")
+    @router.post(
+        "/consolidate",
+        responses={202: {"description": "The run started (`wait: false`); poll the status."}},
+    )
     async def consolidate(body: ConsolidateRequest) -> JSONResponse:
         """Start a consolidation run: 202 with the run while it works, 200 with
         ``wait: true`` once it finished."""
