@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: install dev run test test-fast test-gpu lint bench clean
+.PHONY: install dev run test test-cluster test-fast test-gpu lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,14 @@ lint: dev
 # The Ray tests run in their own pytest process: Ray forks its daemons, and forking a
 # process whose model threads (OpenBLAS, torch) are alive can deadlock the child.
 test: dev lint
-	$(BIN)/pytest -m "not gpu" tests --ignore=tests/ray
+	$(BIN)/pytest -m "not gpu" tests --ignore=tests/ray --ignore=tests/cluster
 	$(BIN)/pytest -m "not gpu" tests/ray
+	$(MAKE) test-cluster
+
+# A real three-node Ray cluster on loopback (`ray start` head + two workers): node loss
+# during ingest, chats and consolidation. Its own process: it connects to its own cluster.
+test-cluster: dev
+	$(BIN)/pytest -m "not gpu" tests/cluster
 
 test-fast: dev
 	$(BIN)/pytest tests/unit

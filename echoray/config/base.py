@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
 
 class Strict(BaseModel):
@@ -43,6 +43,11 @@ class DeploymentOptionsConfig(Strict):
     num_cpus: float = Field(0.5, ge=0, description="CPUs reserved per replica.")
     num_gpus: float = Field(0, ge=0, description="GPUs reserved per replica.")
     accelerator_type: str | None = Field(None, description="Ray accelerator type, e.g. H100.")
+    resources: dict[str, PositiveFloat] = Field(
+        default_factory=dict,
+        description="Custom Ray resources per replica: replicas go only to nodes started "
+        'with them (`ray start --resources`), e.g. {"gateway_node": 0.01}.',
+    )
 
     @model_validator(mode="after")
     def _queue_bound(self) -> DeploymentOptionsConfig:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, PositiveFloat
 
 from echoray.config.base import Strict
 
@@ -16,6 +16,14 @@ class MemoryConfig(Strict):
 
     num_shards: int = Field(
         2, ge=1, le=1024, description="MemoryShard actors; (tenant, user) is hashed to one."
+    )
+    ray_resources: dict[str, PositiveFloat] = Field(
+        default_factory=dict,
+        description=(
+            "Custom Ray resources each shard actor and each consolidation task asks for, so "
+            "memory runs only on nodes started with them (`ray start --resources`). A shard "
+            "whose node is lost restarts on another such node."
+        ),
     )
     working_set_max_rows: int = Field(
         2_000_000,

@@ -36,6 +36,8 @@ def deployment_options(options: DeploymentOptionsConfig) -> dict[str, Any]:
     actor_options: dict[str, Any] = {"num_cpus": options.num_cpus, "num_gpus": options.num_gpus}
     if options.accelerator_type:
         actor_options["accelerator_type"] = options.accelerator_type
+    if options.resources:
+        actor_options["resources"] = dict(options.resources)
     result: dict[str, Any] = {
         "max_ongoing_requests": options.max_ongoing_requests,
         # A full queue sheds at once with 503 + Retry-After instead of growing.

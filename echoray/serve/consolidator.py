@@ -111,9 +111,15 @@ class Consolidator:
         self._namespace = namespace
         self.config = EchoRayConfig.model_validate(config_json)
         self._tasks: dict[int, Any] = {}  # shard -> the ObjectRef of its running task
+        # The tasks run beside the shards (memory.ray_resources): they read the same tables.
         num_cpus = self.config.consolidation.task_num_cpus
-        self._shard_task = ray.remote(num_cpus=num_cpus, max_retries=0)(run_shard)
-        self._compact_task = ray.remote(num_cpus=num_cpus, max_retries=2)(compact_tables)
+        resources = dict(self.config.memory.ray_resources)
+        self._shard_task = ray.remote(num_cpus=num_cpus, resources=resources, max_retries=0)(
+            run_shard
+        )
+        self._compact_task = ray.remote(num_cpus=num_cpus, resources=resources, max_retries=2)(
+            compact_tables
+        )
         self.scheduler = ConsolidationScheduler(
             self.config.memory.num_shards,
             self.config.consolidation,

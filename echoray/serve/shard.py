@@ -77,6 +77,10 @@ def start_shards(
                 max_restarts=-1,
                 max_concurrency=64,
                 num_cpus=num_cpus,
+                resources=dict(config.memory.ray_resources),
+                # Shards spread over the nodes that may hold them, so losing one node
+                # takes its share of users offline for a restart, not everyone.
+                scheduling_strategy="SPREAD",
             ).remote(
                 config.storage.uri,
                 config.memory.model_dump(mode="json"),

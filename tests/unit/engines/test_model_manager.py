@@ -45,6 +45,14 @@ def test_every_deployment_sheds_a_full_queue_with_retry_after() -> None:
     assert ModelSpec().deployment.max_queued_requests == 8  # the engine's queue is the real one
 
 
+def test_custom_resources_pin_replicas_to_nodes() -> None:
+    options = deployment_options(DeploymentOptionsConfig(resources={"gateway_node": 0.5}))
+    assert options["ray_actor_options"]["resources"] == {"gateway_node": 0.5}
+    assert "resources" not in deployment_options(DeploymentOptionsConfig())["ray_actor_options"]
+    with pytest.raises(ValueError, match="greater than 0"):
+        DeploymentOptionsConfig(resources={"gateway_node": 0})
+
+
 def test_autoscaling_bounds_are_checked() -> None:
     with pytest.raises(ValueError, match="min_replicas"):
         DeploymentOptionsConfig.model_validate(
