@@ -13,6 +13,7 @@
     ├── RateLimitError                 429 rate_limit_error (Retry-After)
     ├── ServiceUnavailableError        503 service_unavailable (Retry-After)
     │   └── ModelNotReadyError         503 (code: model_not_ready)
+    ├── GenerationTimeoutError         504 timeout_error (code: generation_timeout)
     ├── EngineError                    500 engine_error
     └── ConfigError                    raised at start; says what to fix
 
@@ -131,6 +132,14 @@ class ServiceUnavailableError(EchoRayError):
 
 class ModelNotReadyError(ServiceUnavailableError):
     default_code = "model_not_ready"
+
+
+class GenerationTimeoutError(EchoRayError):
+    """A generation ran past ``limits.generation_timeout_s``; its engine slot is freed."""
+
+    status_code = 504
+    error_type = "timeout_error"
+    default_code = "generation_timeout"
 
 
 class EngineError(EchoRayError):

@@ -80,6 +80,8 @@ def _error_responses(path: str, method: str) -> dict[str, str]:
         statuses.update(_API_ONLY)
     if method in {"post", "patch", "put"}:
         statuses.update(_WITH_BODY)
+    if path in _STREAMING:
+        statuses["504"] = "The generation ran past `limits.generation_timeout_s` and stopped."
     return statuses
 
 

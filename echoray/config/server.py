@@ -45,6 +45,31 @@ class LimitsConfig(Strict):
         description="Longest a request may run (Serve's http_options.request_timeout_s); "
         "Serve answers 408 after it.",
     )
+    generation_timeout_s: float | None = Field(
+        None,
+        gt=0,
+        description="Longest one generation may run; past it the engine stops, a chat not "
+        "yet begun is a 504 and a stream ends with a timeout error event. None: 95% of "
+        "request_timeout_s, so the server, not a dropped connection, says why.",
+    )
+
+    @model_validator(mode="after")
+    def _generation_within_request(self) -> LimitsConfig:
+        if self.generation_timeout_s is not None and (
+            self.generation_timeout_s > self.request_timeout_s
+        ):
+            raise ValueError(
+                f"limits.generation_timeout_s ({self.generation_timeout_s}) must not exceed "
+                f"limits.request_timeout_s ({self.request_timeout_s})"
+            )
+        return self
+
+    @property
+    def generation_deadline_s(self) -> float:
+        """The generation timeout in force."""
+        if self.generation_timeout_s is not None:
+            return self.generation_timeout_s
+        return 0.95 * self.request_timeout_s
 
 
 class ServerConfig(Strict):

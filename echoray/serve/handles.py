@@ -3,6 +3,7 @@ Ray in place of the in-process engines, embedder and pipeline."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
@@ -100,6 +101,8 @@ class _HandleClient:
     async def is_ready(self) -> bool:
         try:
             return bool(await self._handle.is_ready.remote())
+        except BackPressureError:
+            return True  # too busy to answer is up and serving: overload is not unreadiness
         except Exception:
             log.warning("readiness check of the %s failed", self.what, exc_info=True)
             return False
@@ -129,7 +132,10 @@ class ServeModelClient(_HandleClient):
         except Exception as exc:
             raise as_echoray_error(exc, f"model {self.name}") from None
         finally:
-            response.cancel()  # no-op when finished; stops decoding when the client left
+            # Stops decoding when the client left. A request Serve refused raises its
+            # BackPressureError again here, which would replace the 503 raised above.
+            with contextlib.suppress(Exception):
+                response.cancel()
 
 
 class ServeEmbeddingClient(_HandleClient):

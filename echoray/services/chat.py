@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from echoray.config import LimitsConfig
 from echoray.engines.base import GenerationChunk, GenerationRequest, ModelClient, SamplingParams
-from echoray.errors import ModelNotFoundError, UnprocessableEntityError
+from echoray.errors import GenerationTimeoutError, ModelNotFoundError, UnprocessableEntityError
 from echoray.protocol.openai import (
     AssistantMessage,
     ChatChoice,
@@ -235,7 +235,7 @@ class OpenAIService:
         started = time.perf_counter()
         first_token_at: float | None = None
         last: GenerationChunk | None = None
-        async for chunk in client.generate(generation):
+        async for chunk in _within(client.generate(generation), self._limits.generation_deadline_s):
             if first_token_at is None and chunk.completion_tokens > 0:
                 first_token_at = time.perf_counter()
             last = chunk
@@ -248,6 +248,31 @@ class OpenAIService:
                 prompt_tokens=last.prompt_tokens,
                 completion_tokens=last.completion_tokens,
             )
+
+
+async def _within(
+    chunks: AsyncIterator[GenerationChunk], timeout_s: float
+) -> AsyncIterator[GenerationChunk]:
+    """``chunks`` until ``timeout_s`` has passed since the first was asked for; then the
+    engine's stream is closed (which frees its slot) and ``GenerationTimeoutError``
+    raised. Each wait is bounded apart, so a stalled engine is cut as surely as a slow one."""
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                chunk = await asyncio.wait_for(anext(chunks), deadline - time.monotonic())
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise GenerationTimeoutError(
+                    f"the generation ran past {timeout_s:g} s (limits.generation_timeout_s) "
+                    "and was stopped; ask for fewer tokens or retry"
+                ) from None
+            yield chunk
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 async def _prepend(

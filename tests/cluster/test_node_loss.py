@@ -283,9 +283,12 @@ def test_a_consolidation_lost_with_its_node_is_finished_by_the_next_run(
 
     def run_state(run_id: str) -> str:
         try:
-            status = http.get("/v1/admin/consolidation").json()
+            response = http.get("/v1/admin/consolidation")
         except httpx.HTTPError:
-            return "unknown"  # the Consolidator restarts, if it was on the lost node
+            return "unknown"
+        if response.status_code != 200:  # the Consolidator restarts, if it was on the node
+            return "unknown"
+        status = response.json()
         runs = {r["run_id"]: r["state"] for r in status["running"] + status["history"]}
         return str(runs.get(run_id, "unknown"))
 

@@ -31,6 +31,7 @@ def ray_cluster() -> Iterator[None]:
     use_echoray_proxy_middlewares()  # as `echoray serve` does: one well-formed request id
     # The dashboard serves the job submission API that `ray job submit` talks to.
     ray.init(
+        address="local",  # a new cluster, even where `ray start` left its address behind
         num_cpus=8,
         include_dashboard=True,
         dashboard_host="127.0.0.1",

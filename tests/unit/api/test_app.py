@@ -201,6 +201,31 @@ async def test_metrics_show_requests_in_flight_and_what_each_engine_holds() -> N
     assert 'echoray_engine_requests{model="slow",state="decoding"} 0.0' in after
 
 
+async def test_a_generation_past_its_timeout_is_stopped_and_says_so() -> None:
+    config = fake_config(
+        models=[{"name": "slow", "engine": {"kind": "fake", "token_delay_s": 0.1}}],
+        limits={"generation_timeout_s": 0.35},
+    )
+    hosts = make_local_hosts(config)
+    for host in hosts.values():
+        await host.wait_ready()
+    http, _ = asgi_clients(make_local_app(config, hosts))
+    long = [{"role": "user", "content": "one two three four five six seven eight nine"}]
+    async with http:
+        plain = await http.post("/v1/chat/completions", json={"model": "slow", "messages": long})
+        stream = await http.post(
+            "/v1/chat/completions", json={"model": "slow", "messages": long, "stream": True}
+        )
+        short = await http.post("/v1/completions", json={"model": "slow", "prompt": "hi"})
+    assert plain.status_code == 504
+    assert plain.json()["error"]["code"] == "generation_timeout"
+    events = [line[6:] for line in stream.text.splitlines() if line.startswith("data: ")]
+    assert json.loads(events[-2])["error"]["code"] == "generation_timeout"
+    assert events[-1] == "[DONE]" and len(events) > 3  # some text came before the cut
+    assert short.status_code == 200  # a generation within the time is untouched
+    assert hosts["slow"].engine.in_flight == 0  # the engine stopped: its slots are free
+
+
 async def test_readyz_is_503_until_every_model_loaded() -> None:
     config = fake_config(
         models=[

@@ -19,6 +19,7 @@ from echoray.api.errors import to_response
         (errors.UnprocessableEntityError, 422),
         (errors.RateLimitError, 429),
         (errors.ModelNotReadyError, 503),
+        (errors.GenerationTimeoutError, 504),
         (errors.EngineError, 500),
     ],
 )

@@ -56,3 +56,45 @@ async def test_server_faults_are_still_raised() -> None:
     except EngineError:
         return
     raise AssertionError("an engine fault must be raised (and logged by Serve)")
+
+
+async def test_a_stream_serve_refused_is_a_503_even_though_cancel_raises_again(
+    monkeypatch,
+) -> None:
+    """Under Serve, cancelling a refused stream raises its BackPressureError once more;
+    it must not replace the OpenAI-shaped 503 (it did: clients got Serve's plain text)."""
+    from echoray.serve import handles
+
+    def refused() -> BackPressureError:
+        return BackPressureError(num_queued_requests=2, max_queued_requests=2, retry_after_s=2)
+
+    class Refused:
+        def __aiter__(self):
+            return self
+
+        async def __anext__(self):
+            raise refused()
+
+        def cancel(self) -> None:
+            raise refused()
+
+    class Handle:
+        def options(self, stream: bool):
+            return self
+
+        @property
+        def generate(self):
+            return self
+
+        def remote(self, request):
+            return Refused()
+
+    monkeypatch.setattr(handles, "DeploymentResponseGenerator", Refused)
+    client = handles.ServeModelClient("m", Handle())  # type: ignore[arg-type]
+    try:
+        async for _ in client.generate(None):  # type: ignore[arg-type]
+            pass
+    except ServiceUnavailableError as exc:
+        assert exc.code == "queue_full" and exc.retry_after == 2
+        return
+    raise AssertionError("no 503")
