@@ -23,7 +23,7 @@ from echoray.serve.app import build_app
 pytestmark = pytest.mark.ray
 CAPACITY = 4 + 2  # max_ongoing_requests + max_queued_requests of the model
 TOKEN_DELAY_S = 0.05
-GENERATION_TIMEOUT_S = 4.0
+GENERATION_TIMEOUT_S = 8.0  # well above a queued answer (2 x 1.7 s) on a loaded machine
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,8 @@ async def test_a_burst_at_four_times_capacity_is_shed_at_once(app_url: str) -> N
             }
         )
     )
-    assert len(ok) + len(shed) == len(results)  # nothing but answers and refusals
+    others = [(r.status_code, r.text[:200]) for r, _ in results if r.status_code not in (200, 503)]
+    assert not others, others  # nothing but answers and refusals
     assert 4 <= len(ok) <= 2 * CAPACITY and len(shed) >= 2 * CAPACITY
     assert shed[-1] < ok[0]  # every refusal came before the first answer finished
     for response, _ in results:
