@@ -5,14 +5,13 @@ advertise ``memory_node``, where the memory shards and consolidation tasks run."
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from benchmarks.cluster import wait_ready
 from tests.cluster.loopback import LoopbackCluster, free_port
 
 HEAD = {"gateway_node": 100.0}
@@ -69,19 +68,9 @@ def service(
     serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
     serve.run(build_app(app_args(storage), environ={}), name="echoray", route_prefix="/")
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while not _ready(url):
-        assert time.monotonic() < deadline, "the app did not become ready"
-        time.sleep(0.5)
+    wait_ready(f"{url}/readyz", timeout=180)
     try:
         yield url, storage
     finally:
         serve.shutdown()
         ray.shutdown()
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=10).status_code == 200
-    except httpx.HTTPError:
-        return False

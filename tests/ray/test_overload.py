@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from benchmarks.cluster import wait_ready
 from echoray.serve.app import build_app
 
 pytestmark = pytest.mark.ray
@@ -53,19 +54,9 @@ def app_url(serve_port: int) -> Iterator[str]:
     )
     serve.run(app, name="overload", route_prefix="/overload", blocking=False)
     url = f"http://127.0.0.1:{serve_port}/overload"
-    deadline = time.monotonic() + 120
-    while not _ready(url):
-        assert time.monotonic() < deadline, "the overload app did not become ready"
-        time.sleep(0.5)
+    wait_ready(f"{url}/readyz", timeout=120)
     yield url
     serve.delete("overload")
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def chat_body(words: int, stream: bool = False) -> dict:
