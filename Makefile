@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: install dev run test test-cluster test-fast test-gpu lint bench clean
+.PHONY: install dev system-deps run test test-cluster test-fast test-gpu lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
+# Debian packages the tests use: Prometheus (+ promtool) and headless Chromium + driver.
+system-deps:
+	bash tools/system-deps.sh
+
 run: install
 	$(BIN)/echoray serve --config $(CONFIG)
 
@@ -42,7 +46,7 @@ lint: dev
 
 # The Ray tests run in their own pytest process: Ray forks its daemons, and forking a
 # process whose model threads (OpenBLAS, torch) are alive can deadlock the child.
-test: dev lint
+test: dev lint system-deps
 	$(BIN)/pytest -m "not gpu" tests --ignore=tests/ray --ignore=tests/cluster
 	$(BIN)/pytest -m "not gpu" tests/ray
 	$(MAKE) test-cluster
