@@ -15,6 +15,7 @@ from echoray.api.openapi import install_openapi
 from echoray.api.routes.admin import admin_router
 from echoray.api.routes.health import health_router
 from echoray.api.routes.memories import memory_router
+from echoray.api.routes.ollama import ollama_router
 from echoray.api.routes.openai import openai_router
 from echoray.config import EchoRayConfig
 from echoray.services.wiring import Services
@@ -36,6 +37,7 @@ def make_app(services: Services, config: EchoRayConfig, *, echo_request_id: bool
     )
     app.include_router(health_router(services))
     app.include_router(openai_router(services, authenticator))
+    app.include_router(ollama_router(services, authenticator))
     if services.memories is not None:
         app.include_router(memory_router(services.memories, authenticator))
     if services.consolidation is not None:

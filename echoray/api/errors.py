@@ -1,4 +1,6 @@
-"""The one place errors become HTTP: OpenAI's ``{"error": {...}}`` JSON and SSE events.
+"""The one place errors become HTTP: OpenAI's ``{"error": {...}}`` JSON and SSE events,
+and, under ``/api/`` (Ollama's API), Ollama's ``{"error": "..."}`` with a 400 where
+OpenAI's would be a 422.
 
 Malformed JSON is a 400; a body that parses but breaks the schema is a 422 naming the
 field. Unknown exceptions become a 500 that carries the request id; the traceback is
@@ -56,6 +58,32 @@ def sse_error(exc: BaseException, request_id: str) -> bytes:
     return f"data: {json.dumps(body)}\n\n".encode()
 
 
+OLLAMA_PREFIX = "/api/"
+
+
+def ollama_error_line(exc: BaseException) -> bytes:
+    """The NDJSON line sent when an Ollama stream fails after its first line."""
+    exc = unwrap(exc)
+    if isinstance(exc, EchoRayError):
+        message = exc.message
+    else:
+        log.error("Ollama stream failed", exc_info=exc)
+        message = "internal server error"
+    return (json.dumps({"error": message}) + "\n").encode()
+
+
+def shaped_for(path: str, response: JSONResponse) -> JSONResponse:
+    """``response`` as the API of ``path`` shapes errors: Ollama's under ``/api/``."""
+    if not path.startswith(OLLAMA_PREFIX):
+        return response
+    message = json.loads(bytes(response.body))["error"]["message"]
+    status = 400 if response.status_code == 422 else response.status_code
+    headers = {
+        k: v for k, v in response.headers.items() if k not in {"content-length", "content-type"}
+    }
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
 def _validation_response(exc: RequestValidationError, request_id: str) -> JSONResponse:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
@@ -84,25 +112,30 @@ def install_error_handlers(app: FastAPI) -> None:
     def request_id(request: Request) -> str:
         return str(getattr(request.state, "request_id", "unknown"))
 
+    def answer(exc: BaseException, request: Request) -> JSONResponse:
+        response = to_response(exc, request_id(request))
+        return shaped_for(request.url.path, response)
+
     @app.exception_handler(RequestValidationError)
     async def _on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation_response(exc, request_id(request))
+        return shaped_for(request.url.path, _validation_response(exc, request_id(request)))
 
     @app.exception_handler(EchoRayError)
     async def _on_echoray(request: Request, exc: EchoRayError) -> JSONResponse:
-        return to_response(exc, request_id(request))
+        return answer(exc, request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
         code = "payload_too_large" if exc.status_code == 413 else None
-        return JSONResponse(
+        response = JSONResponse(
             error_body(str(exc.detail), kind, None, code),
             status_code=exc.status_code,
             # Starlette's own headers stay (a 405 names the allowed methods in Allow).
             headers={**(exc.headers or {}), "x-request-id": request_id(request)},
         )
+        return shaped_for(request.url.path, response)
 
     @app.exception_handler(Exception)
     async def _on_unknown(request: Request, exc: Exception) -> JSONResponse:
-        return to_response(exc, request_id(request))
+        return answer(exc, request)

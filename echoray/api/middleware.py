@@ -10,10 +10,12 @@ import json
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from echoray.api.errors import OLLAMA_PREFIX
 from echoray.services.metrics import GatewayMetrics
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -67,7 +69,7 @@ class RequestContextMiddleware:
         try:
             length = headers.get("content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-                await _send_too_large(send_with_id, self.max_body_bytes)
+                await _send_too_large(send_with_id, self.max_body_bytes, scope["path"])
                 return
             await self.app(scope, _limited(receive, self.max_body_bytes), send_with_id)
         finally:
@@ -99,17 +101,15 @@ def _limited(receive: Receive, limit: int) -> Receive:
     return receive_limited
 
 
-async def _send_too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {
-            "error": {
-                "message": too_large_message(limit),
-                "type": "invalid_request_error",
-                "param": None,
-                "code": "payload_too_large",
-            }
-        }
-    ).encode()
+async def _send_too_large(send: Send, limit: int, path: str) -> None:
+    message = too_large_message(limit)
+    error: dict[str, Any] = {
+        "message": message,
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "payload_too_large",
+    }
+    body = json.dumps({"error": message if path.startswith(OLLAMA_PREFIX) else error}).encode()
     await send(
         {
             "type": "http.response.start",

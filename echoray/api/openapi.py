@@ -42,6 +42,16 @@ _RETRY_AFTER = {
         "schema": {"type": "integer"},
     }
 }
+# Ollama's API (``/api/…``) answers its own error shape, and a 400 where OpenAI's is a 422.
+OLLAMA_ERROR_REF = {"$ref": "#/components/schemas/OllamaErrorResponse"}
+OLLAMA_ERROR_SCHEMA: dict[str, Any] = {
+    "title": "OllamaErrorResponse",
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}},
+}
+_OLLAMA_PREFIX = "/api/"
+
 # Every operation may answer these; health probes take no body and no key.
 _ALWAYS = {
     "400": "Malformed request (bad JSON, a value the model cannot honour).",
@@ -80,8 +90,10 @@ def _error_responses(path: str, method: str) -> dict[str, str]:
         statuses.update(_API_ONLY)
     if method in {"post", "patch", "put"}:
         statuses.update(_WITH_BODY)
-    if path in _STREAMING:
+    if path in _STREAMING or path in ("/api/chat", "/api/generate"):
         statuses["504"] = "The generation ran past `limits.generation_timeout_s` and stopped."
+    if path.startswith(_OLLAMA_PREFIX):
+        del statuses["422"]
     return statuses
 
 
@@ -90,10 +102,13 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
+            if path.startswith(_OLLAMA_PREFIX):
+                responses.pop("422", None)  # FastAPI's; Ollama's API answers 400
             for status, description in _error_responses(path, method).items():
+                ref = OLLAMA_ERROR_REF if path.startswith(_OLLAMA_PREFIX) else ERROR_REF
                 response: dict[str, Any] = {
                     "description": description,
-                    "content": {"application/json": {"schema": ERROR_REF}},
+                    "content": {"application/json": {"schema": ref}},
                 }
                 if status == "503":
                     response["headers"] = _RETRY_AFTER
@@ -106,6 +121,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas["ErrorResponse"] = ERROR_SCHEMA
+    schemas["OllamaErrorResponse"] = OLLAMA_ERROR_SCHEMA
     return schema
 
 

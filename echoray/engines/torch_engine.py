@@ -71,6 +71,8 @@ class TorchEngine:
         self._dtype = _pick_dtype(spec.dtype, self._device)
         self._runner: LlamaRunner | None = None
         self._tokenizer: Any = None
+        self._architecture: str | None = None  # known once loaded
+        self._parameters: int | None = None
         self._queue: queue.Queue[Sequence | None] = queue.Queue()
         self.batcher: ContinuousBatcher | None = None
         # Admitted and not yet returned to the caller. Counted on the caller's side (admit
@@ -105,6 +107,8 @@ class TorchEngine:
         self._tokenizer = AutoTokenizer.from_pretrained(folder)
         model: Any = AutoModelForCausalLM.from_pretrained(folder, dtype=self._dtype)
         model.to(self._device)
+        self._architecture = str(model.config.model_type)  # shown by /api/show and /v1/models
+        self._parameters = sum(p.numel() for p in model.parameters())
         try:
             runner = LlamaRunner(model.eval(), self._config.max_num_seqs, self._spec.max_model_len)
         except ValueError as exc:
@@ -140,6 +144,8 @@ class TorchEngine:
             "dtype": str(self._dtype).removeprefix("torch."),
             "max_model_len": self._spec.max_model_len,
             "source": self._spec.source,
+            "architecture": self._architecture,
+            "parameters": self._parameters,
         }
 
     @property

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from echoray.config import LimitsConfig
 from echoray.engines.base import GenerationChunk, GenerationRequest, ModelClient, SamplingParams
@@ -55,6 +56,12 @@ class OpenAIService:
         return ModelList(
             data=[ModelCard(id=name, metadata=await c.info()) for name, c in self._models.items()]
         )
+
+    def model_names(self) -> list[str]:
+        return list(self._models)
+
+    async def model_info(self, model: str) -> dict[str, Any]:
+        return await self._client(model).info()
 
     async def readiness(self) -> dict[str, bool]:
         return {name: await client.is_ready() for name, client in self._models.items()}

@@ -387,3 +387,60 @@ def test_auth_app_under_a_route_prefix(serve_port: int) -> None:
             bad.models.list()
     finally:
         serve.delete("secure")
+
+
+def test_the_ollama_client_through_serve_with_the_real_model(
+    main_app: str, client: openai.OpenAI
+) -> None:
+    """The official ``ollama`` client, unchanged, through Serve's proxy to the same model,
+    embedder and memory as the OpenAI API."""
+    import json
+
+    import ollama
+
+    api = ollama.Client(host=main_app, timeout=120)
+    question = [{"role": "user", "content": "What is the capital of France?"}]
+    greedy = {"temperature": 0, "num_predict": 12}
+    reply = api.chat(model=MODEL, messages=question, options=greedy)
+    assert reply.done and reply.eval_count <= 12 and reply.prompt_eval_count > 0
+    openai_reply = client.chat.completions.create(
+        model=MODEL, messages=question, temperature=0, max_tokens=12
+    )
+    assert reply.message.content == openai_reply.choices[0].message.content  # same engine
+    parts = list(api.chat(model=MODEL, messages=question, options=greedy, stream=True))
+    assert len(parts) > 2 and parts[-1].done and parts[-1].eval_duration > 0
+    assert "".join(p.message.content for p in parts) == reply.message.content
+    generated = api.generate(model=MODEL, prompt="The sky is", options={"num_predict": 6})
+    assert generated.response and generated.eval_count <= 6
+
+    embedded = api.embed(model="all-minilm-l6-v2", input=["teal", "a colour"])
+    assert len(embedded.embeddings) == 2 and len(embedded.embeddings[0]) == 384
+    assert [m.model for m in api.list().models] == [MODEL, "slow-fake", "all-minilm-l6-v2"]
+    shown = api.show(MODEL)
+    assert shown.modelinfo["general.architecture"] == "llama"
+    assert shown.modelinfo["general.parameter_count"] > 100_000_000
+    assert MODEL in [m.model for m in api.ps().models]
+    with pytest.raises(ollama.ResponseError) as raised:
+        api.chat(model="nope", messages=question)
+    assert raised.value.status_code == 404 and raised.value.error == 'model "nope" not found'
+
+    # A user named by header: the same recall as an OpenAI chat with `user`.
+    created = httpx.post(
+        f"{main_app}/v1/memories",
+        json={"user": "olga", "text": "Olga keeps bees on her roof in Porto"},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    answer = httpx.post(
+        f"{main_app}/api/chat",
+        json={
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "Where do I keep my bees?"}],
+            "options": {"num_predict": 4},
+        },
+        headers={"X-EchoRay-User": "olga", "X-EchoRay-Trace": "on"},
+        timeout=120,
+    )
+    assert answer.headers["content-type"].startswith("application/x-ndjson")
+    last = json.loads(answer.text.splitlines()[-1])
+    assert last["done"] and last["echo"]["memories"][0]["id"] == created.json()["id"]

@@ -6,7 +6,8 @@ LanceDB shards on a temporary folder, with auth on. Each response must
 
 - not be a 5xx,
 - match what ``/openapi.json`` documents (status, content type, headers, body), and
-- when it is not a 2xx, be OpenAI's error object ``{"error": {message, type, param, code}}``.
+- when it is not a 2xx, be OpenAI's error object ``{"error": {message, type, param, code}}``,
+  or under ``/api/`` (Ollama's API) Ollama's ``{"error": "..."}``.
 
 Generation is seeded and derandomized, so CI runs the same cases every time; set
 ECHORAY_FUZZ_EXAMPLES (and ECHORAY_FUZZ_SEED) for a deeper run by hand.
@@ -55,6 +56,10 @@ MODELS = {
     "ChatCompletionRequest": ["fake"],
     "CompletionRequest": ["fake"],
     "EmbeddingRequest": ["all-minilm-l6-v2"],
+    "OllamaChatRequest": ["fake", "fake:latest"],
+    "OllamaGenerateRequest": ["fake"],
+    "OllamaEmbedRequest": ["all-minilm-l6-v2"],
+    "OllamaEmbeddingsRequest": ["all-minilm-l6-v2"],
 }
 # A user whose memories exist before each operation's test, so fuzzed calls find some.
 USER = "fuzz-user"
@@ -69,6 +74,10 @@ def openai_error_shape(ctx: Any, response: Any, case: Any) -> bool | None:
     if response.status_code < 300:
         return None
     body = response.json()
+    if case.path.startswith("/api/"):  # Ollama's API, Ollama's shape
+        assert isinstance(body, dict) and set(body) == {"error"}, body
+        assert isinstance(body["error"], str) and body["error"], body
+        return None
     assert isinstance(body, dict) and set(body) == {"error"}, body
     error = body["error"]
     assert set(error) == {"message", "type", "param", "code"}, error
@@ -144,8 +153,9 @@ def steered(document: dict[str, Any]) -> dict[str, Any]:
         properties["model"] = {"type": "string", "enum": models}
         if "n" in properties:
             properties["n"] = {"type": "integer", "enum": [1]}
-    role = schemas["ChatMessage"]["properties"]["role"]
-    role["enum"] = sorted(role["enum"], key=lambda r: r != "user")
+    for message in ("ChatMessage", "OllamaMessage"):
+        role = schemas[message]["properties"]["role"]
+        role["enum"] = sorted(role["enum"], key=lambda r: r != "user")
     return document
 
 

@@ -52,3 +52,29 @@ async def test_chat_stream_completion_and_models(torch_engine: TorchEngine) -> N
 
         models = await client.models.list()
         assert models.data[0].id == MODEL
+
+
+async def test_the_ollama_client_gets_the_same_greedy_answer(torch_engine: TorchEngine) -> None:
+    import httpx
+    import ollama
+
+    config = config_from_args({})
+    host = EngineHost(torch_engine)
+    await host.wait_ready()
+    app = make_local_app(config, {MODEL: host})
+    http, client = asgi_clients(app)
+    api = ollama.AsyncClient(host="http://echoray.test", transport=httpx.ASGITransport(app=app))
+    question = [{"role": "user", "content": "Name a primary colour."}]
+    async with http:
+        reference = await client.chat.completions.create(
+            model=MODEL, messages=question, temperature=0, max_tokens=16
+        )
+        reply = await api.chat(
+            model=MODEL, messages=question, options={"temperature": 0, "num_predict": 16}
+        )
+        assert reply.message.content == reference.choices[0].message.content
+        assert reply.eval_count == reference.usage.completion_tokens
+        assert reply.prompt_eval_count == reference.usage.prompt_tokens
+        shown = await api.show(MODEL)
+        assert shown.modelinfo["general.architecture"] == "llama"
+        assert shown.details.parameter_size.endswith("M")
