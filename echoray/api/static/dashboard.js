@@ -173,7 +173,7 @@ async function selectMemory(id) {
   }
   renderAffect();
   const graph = await api(`${API}/graph`, { ...who(), memory: id, depth: $("depth").value });
-  renderGraph(graph);
+  if (state.selected === id) renderGraph(graph); // not a later pick's graph overwritten
 }
 
 // --- memories and the affect plane ----------------------------------------------------
@@ -367,8 +367,7 @@ function recalledTable(recalled) {
           el(
             "td",
             { class: "reasons" },
-            (m.reasons || []).join("; "),
-            el("br"),
+            (m.reasons || []).length ? [m.reasons.join("; "), el("br")] : null,
             Object.entries(m.components || {}).map(([k, v]) => `${k} ${num(v)}`).join(" · "),
           ),
         ),
