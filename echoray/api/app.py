@@ -13,6 +13,7 @@ from echoray.api.errors import install_error_handlers
 from echoray.api.middleware import RequestContextMiddleware
 from echoray.api.openapi import install_openapi
 from echoray.api.routes.admin import admin_router
+from echoray.api.routes.dashboard import dashboard_router, page_router
 from echoray.api.routes.health import health_router
 from echoray.api.routes.memories import memory_router
 from echoray.api.routes.ollama import ollama_router
@@ -28,7 +29,7 @@ def make_app(services: Services, config: EchoRayConfig, *, echo_request_id: bool
     authenticator = Authenticator(config.auth)
     app = FastAPI(title="echoray", version=__version__)
     app.state.chat_memory = services.memory_chat  # tests and shutdown wait on its captures
-    install_error_handlers(app)
+    install_error_handlers(app, services.metrics)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=config.limits.max_body_bytes,
@@ -42,5 +43,8 @@ def make_app(services: Services, config: EchoRayConfig, *, echo_request_id: bool
         app.include_router(memory_router(services.memories, authenticator))
     if services.consolidation is not None:
         app.include_router(admin_router(services.consolidation, authenticator))
+    app.include_router(page_router())
+    if services.memories is not None:
+        app.include_router(dashboard_router(services, authenticator))
     install_openapi(app)
     return app

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from echoray.errors import EchoRayError, unwrap_remote
+from echoray.services.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +109,19 @@ def _validation_response(exc: RequestValidationError, request_id: str) -> JSONRe
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, metrics: GatewayMetrics | None = None) -> None:
+    """``metrics``: where refusals (429, 503) are counted by their error code."""
+
     def request_id(request: Request) -> str:
         return str(getattr(request.state, "request_id", "unknown"))
 
     def answer(exc: BaseException, request: Request) -> JSONResponse:
         response = to_response(exc, request_id(request))
+        if metrics is not None:
+            error = unwrap(exc)
+            metrics.observe_refusal(
+                response.status_code, error.code if isinstance(error, EchoRayError) else None
+            )
         return shaped_for(request.url.path, response)
 
     @app.exception_handler(RequestValidationError)

@@ -19,6 +19,8 @@ RUNNING: Final = "running"
 # is unknown, and a repeated run finishes the work (the steps are idempotent).
 INTERRUPTED: Final = "interrupted"
 _STOPPED = "the scheduler stopped during the run"
+# How a finished run can end (``ConsolidationScheduler._run`` picks one).
+FINAL_STATES: Final = ("done", "partial", "failed", "skipped")
 
 
 @dataclass

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from echoray.config import ConsolidationConfig
-from echoray.learning.consolidation import COUNTS, ShardReport
+from echoray.learning.consolidation import COUNTS, STEPS, ShardReport
 from echoray.learning.run_store import RunStore
-from echoray.learning.runs import RUNNING, Run
+from echoray.learning.runs import FINAL_STATES, RUNNING, Run
 from echoray.memory.records import utc_now
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,10 @@ class ConsolidationScheduler:
         self._runs: dict[str, Run] = {}
         self._history: collections.deque[Run] = collections.deque(maxlen=config.history)
         self._totals = dict.fromkeys((*COUNTS, "compacted"), 0)
+        # Finished runs by state and seconds per step since this scheduler started: the
+        # gateway's /metrics exports them as counters (the history is bounded, these not).
+        self._runs_by_state = dict.fromkeys(FINAL_STATES, 0)
+        self._step_seconds = dict.fromkeys(("read", *STEPS), 0.0)
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(config.workers)
         self._last_scheduled: datetime | None = None
@@ -157,8 +161,12 @@ class ConsolidationScheduler:
         self._busy.difference_update(run.shards)
         self._runs.pop(run.run_id, None)
         self._history.append(run)
-        for key, value in run.as_dict()["counts"].items():
+        summary = run.as_dict()
+        for key, value in summary["counts"].items():
             self._totals[key] = self._totals.get(key, 0) + value
+        self._runs_by_state[state] = self._runs_by_state.get(state, 0) + 1
+        for step, ms in summary["ms"].items():
+            self._step_seconds[step] = self._step_seconds.get(step, 0.0) + ms / 1000
         run.done.set()
 
     async def _shard(self, run: Run, index: int) -> None:
@@ -188,6 +196,8 @@ class ConsolidationScheduler:
             "running": [r.as_dict() for r in self._runs.values()],
             "history": [r.as_dict() for r in reversed(self._history)],
             "totals": dict(self._totals),
+            "runs_by_state": dict(self._runs_by_state),
+            "step_seconds": {step: round(s, 4) for step, s in self._step_seconds.items()},
         }
 
     # --- the background schedule ------------------------------------------------------

@@ -127,6 +127,18 @@ class MemoryShardCore(ShardUpkeep):
     async def ping(self) -> int:
         return self.shard_index
 
+    def stats(self) -> dict[str, int | None]:
+        """This shard's size, for ``/metrics``: memories and bytes in the RAM working set
+        (``memories`` None when it serves from LanceDB's indexes) and turns since its last
+        consolidation. Constant time: each scrape calls it (the link graph's size is not
+        counted, it takes a walk over every memory)."""
+        working_set = self.working_set
+        return {
+            "memories": None if working_set is None else len(working_set),
+            "working_set_bytes": 0 if working_set is None else working_set.nbytes,
+            "pending_turns": self._turns_since_run,
+        }
+
     @finishes_even_if_cancelled
     async def add(self, tenant: str, user: str, records: Sequence[MemoryRecord]) -> AppendResult:
         """Store ``records`` (all of them the user's) durably (group commit), then index

@@ -8,6 +8,8 @@ key; every call is scoped by tenant and user.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,32 +44,65 @@ from echoray.protocol.memory import (
     MemorySearchResponse,
     SearchResult,
 )
+from echoray.services.metrics import GatewayMetrics
+
+log = logging.getLogger(__name__)
 
 
 class MemoryService:
     """Store, search, list, change and forget memories for one tenant's users."""
 
-    def __init__(self, shards: Shards, embeddings: EmbeddingClient, config: MemoryConfig):
+    def __init__(
+        self,
+        shards: Shards,
+        embeddings: EmbeddingClient,
+        config: MemoryConfig,
+        metrics: GatewayMetrics | None = None,
+    ):
         self._shards = shards
         self._embeddings = embeddings
         self._config = config
         self._speakers = SpeakerNames(shards)
+        self._metrics = metrics
+
+    async def observe_shards(self, timeout_s: float) -> None:
+        """Refresh the shard gauges (``/metrics`` calls this on each scrape): every shard's
+        ``stats()`` at once, each given at most ``timeout_s``."""
+        metrics = self._metrics
+        if metrics is None:
+            return
+
+        async def observe(index: int) -> None:
+            try:
+                stats = await asyncio.wait_for(self._shards.shard(index).stats(), timeout_s)
+            except Exception:
+                log.debug("no stats from memory shard %d", index, exc_info=True)
+                stats = None
+            metrics.observe_shard(index, stats)
+
+        await asyncio.gather(*(observe(i) for i in range(self._shards.num_shards)))
 
     async def create(self, tenant: str, request: MemoryCreateRequest) -> MemoryOut:
         fields = request.model_dump(exclude={"user"})
         record = (await self._records(tenant, request.user, [MemoryIn(**fields)]))[0]
         shard = self._shards.for_user(tenant, request.user)
-        await shard.add([record])
+        result = await shard.add([record])
+        self._count_ingest(len(result.inserted), len(result.existing))
         return _out(await shard.get(record.id))
 
     async def create_batch(self, tenant: str, request: MemoryBatchRequest) -> MemoryBatchResponse:
         records = await self._records(tenant, request.user, request.memories)
         result = await self._shards.for_user(tenant, request.user).add(records)
+        self._count_ingest(len(result.inserted), len(result.existing))
         return MemoryBatchResponse(
             ids=[r.id for r in records],
             inserted=len(result.inserted),
             existing=len(result.existing),
         )
+
+    def _count_ingest(self, inserted: int, existing: int) -> None:
+        if self._metrics is not None:
+            self._metrics.observe_ingest(inserted, existing)
 
     async def search(self, tenant: str, request: MemorySearchRequest) -> MemorySearchResponse:
         check_limit(request.limit, self._config)

@@ -13,7 +13,8 @@ The gateway's chat route calls ``MemoryChat`` when a request names a ``user``:
    for it, so a client may send feedback as soon as it has the answer.
 
 With ``echo.trace``, the answer carries the trace: a field ``echo`` of the response, or a
-last chunk (no choices, an ``echo`` object) before ``[DONE]`` when streaming.
+last chunk (no choices, an ``echo`` object) before ``[DONE]`` when streaming. Every answered
+chat's trace, asked for or not, goes to ``RecentTraces`` for the operator's dashboard.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from echoray.protocol.openai import (
 )
 from echoray.services.chat import OpenAIService
 from echoray.services.metrics import GatewayMetrics
+from echoray.services.recent_traces import RecentTraces
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,10 @@ class _Turn:
 
     started: float
     tenant: str
+    user: str  # the memory user id (``chat_user_id``)
+    request_id: str
+    model: str
+    query: str  # the last user turn, for the dashboard
     options: EchoOptions
     generation: GenerationRequest
     prepared: Prepared | None
@@ -81,12 +87,14 @@ class MemoryChat:
         deadline_s: float,
         capture_wait_s: float = 10.0,
         request_timeout_s: float = 300.0,
+        traces: RecentTraces | None = None,
     ) -> None:
         self._service = service
         self._cognition = cognition
         self._metrics = metrics
         self._deadline_s = deadline_s
         self._capture_wait_s = capture_wait_s
+        self._traces = traces
         # How old an exchange id can be while its chat is still answering or being recorded.
         self._recent_s = request_timeout_s + capture_wait_s
         self._background: set[asyncio.Task[None]] = set()
@@ -146,10 +154,14 @@ class MemoryChat:
         delay_s = 0.05
         while True:
             try:
-                return await self._cognition.feedback(tenant, request)
+                response = await self._cognition.feedback(tenant, request)
             except NotFoundError:
                 if not self._may_be_recording(exchange) or time.monotonic() >= give_up:
                     raise
+            else:
+                if self._metrics is not None:
+                    self._metrics.observe_feedback(request.score)
+                return response
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, 0.5)
 
@@ -183,7 +195,20 @@ class MemoryChat:
         )
         if prepared is not None:
             generation = dataclasses.replace(generation, messages=tuple(prepared.messages))
-        return _Turn(started, tenant, options, generation, prepared, failure, time.perf_counter())
+        assert request.user is not None
+        return _Turn(
+            started=started,
+            tenant=tenant,
+            user=chat_user_id(request.user),
+            request_id=request_id,
+            model=request.model,
+            query=_last_user_turn(request),
+            options=options,
+            generation=generation,
+            prepared=prepared,
+            failure=failure,
+            inference_started=time.perf_counter(),
+        )
 
     async def _prepare(
         self,
@@ -227,7 +252,22 @@ class MemoryChat:
         return reason
 
     def _finish(self, turn: _Turn, response: str) -> dict[str, Any]:
-        """Time inference, schedule the capture, observe metrics; returns the trace."""
+        """Time inference, schedule the capture, observe metrics, keep the trace for the
+        dashboard; returns the trace."""
+        echo = self._trace(turn, response)
+        if self._traces is not None:
+            self._traces.add(
+                tenant=turn.tenant,
+                user=turn.user,
+                request_id=turn.request_id,
+                model=turn.model,
+                query=turn.query,
+                answer=response,
+                trace=echo,
+            )
+        return echo
+
+    def _trace(self, turn: _Turn, response: str) -> dict[str, Any]:
         now = time.perf_counter()
         inference_ms = (now - turn.inference_started) * 1000
         if turn.prepared is None:  # no pipeline ran: a trace that says so
@@ -263,6 +303,10 @@ class MemoryChat:
             log.warning("experience capture failed for %s", capture.request_id, exc_info=True)
             if self._metrics is not None:
                 self._metrics.degraded.labels("capture").inc()
+
+
+def _last_user_turn(request: ChatCompletionRequest) -> str:
+    return next((m.text() for m in reversed(request.messages) if m.role == "user"), "")
 
 
 def _options(request: ChatCompletionRequest, session_header: str | None) -> EchoOptions:

@@ -1,13 +1,23 @@
 """Prometheus metrics of the gateway, on a registry the app owns (no global state).
 
 Route labels use route templates (``/v1/memories/{id}``), never raw paths, so label
-cardinality stays bounded.
+cardinality stays bounded; no label carries a tenant or a user. The engine, shard and
+consolidation metrics are read from those components on each scrape
+(``echoray.services.scrape``); the dashboards in ``deployments/grafana/`` use them all.
 """
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from echoray.services.consolidation_metrics import ConsolidationCollector
+
+# What a chat can go on without (``with_deadline``'s names in ``echoray.cognition.stages``,
+# the memory chat's "cognition" and "capture"): each starts at 0 on /metrics.
+DEGRADABLE_PARTS = ("speakers", "embedding", "recall", "cognition", "capture")
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _STAGE_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
 _TOKEN_TIME_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2)
@@ -80,6 +90,58 @@ class GatewayMetrics:
             ["model", "state"],
             registry=self.registry,
         )
+        self.refusals = Counter(
+            "echoray_refusals",
+            "Requests answered 429 or 503 (a full queue, a model not ready, …), by error code",
+            ["status", "code"],
+            registry=self.registry,
+        )
+        self.memories_ingested = Counter(
+            "echoray_memories_ingested",
+            "Memories sent to the memory API: inserted, or already stored (a retried write)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.feedback = Counter(
+            "echoray_feedback",
+            "Feedback on chat answers, by sign of the score",
+            ["verdict"],
+            registry=self.registry,
+        )
+        self.shard_up = Gauge(
+            "echoray_shard_up",
+            "Whether a memory shard answered the last scrape's stats call in time",
+            ["shard"],
+            registry=self.registry,
+        )
+        self.shard_memories = Gauge(
+            "echoray_shard_memories",
+            "Memories a shard holds in its RAM working set (absent when it serves from "
+            "LanceDB's indexes)",
+            ["shard"],
+            registry=self.registry,
+        )
+        self.shard_bytes = Gauge(
+            "echoray_shard_working_set_bytes",
+            "RAM of a shard's working set: vectors and filter arrays (texts not counted)",
+            ["shard"],
+            registry=self.registry,
+        )
+        self.shard_pending_turns = Gauge(
+            "echoray_shard_pending_turns",
+            "Turns a shard took since its last consolidation (the short-term threshold's count)",
+            ["shard"],
+            registry=self.registry,
+        )
+        # Known labels start at 0, so the first event is an increase rate() sees.
+        for part in DEGRADABLE_PARTS:
+            self.degraded.labels(part)
+        for result in ("inserted", "existing"):
+            self.memories_ingested.labels(result)
+        for verdict in ("positive", "neutral", "negative"):
+            self.feedback.labels(verdict)
+        self.consolidation = ConsolidationCollector()
+        self.registry.register(self.consolidation)
 
     def observe_engine(self, model: str, stats: dict[str, int | None]) -> None:
         """Set a model's engine gauges from its ``stats()`` (engines that count)."""
@@ -88,6 +150,32 @@ class GatewayMetrics:
             return
         self.engine_requests.labels(model, "decoding").set(decoding)
         self.engine_requests.labels(model, "waiting").set(max(0, in_flight - decoding))
+
+    def observe_shard(self, shard: int, stats: dict[str, Any] | None) -> None:
+        """Set a shard's gauges from its ``stats()``; None: it did not answer in time."""
+        label = str(shard)
+        self.shard_up.labels(label).set(stats is not None)
+        if stats is None:
+            return  # its last sizes stay: a slow shard did not shrink
+        if stats.get("memories") is not None:
+            self.shard_memories.labels(label).set(stats["memories"])
+        else:  # serving from LanceDB: no RAM count, and no stale one either
+            with contextlib.suppress(KeyError):
+                self.shard_memories.remove(label)
+        self.shard_bytes.labels(label).set(stats.get("working_set_bytes") or 0)
+        self.shard_pending_turns.labels(label).set(stats.get("pending_turns") or 0)
+
+    def observe_refusal(self, status: int, code: str | None) -> None:
+        if status in (429, 503):
+            self.refusals.labels(str(status), code or "unavailable").inc()
+
+    def observe_ingest(self, inserted: int, existing: int) -> None:
+        self.memories_ingested.labels("inserted").inc(inserted)
+        self.memories_ingested.labels("existing").inc(existing)
+
+    def observe_feedback(self, score: float) -> None:
+        verdict = "positive" if score > 0 else "negative" if score < 0 else "neutral"
+        self.feedback.labels(verdict).inc()
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()

@@ -22,6 +22,7 @@ from echoray.services.embeddings import EmbeddingsService
 from echoray.services.memories import MemoryService
 from echoray.services.memory_chat import CognitionClient, MemoryChat
 from echoray.services.metrics import GatewayMetrics
+from echoray.services.recent_traces import RecentTraces
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class Clients:
 
 @dataclass(frozen=True)
 class Services:
-    """What the HTTP routes call; ``metrics`` is the registry they all report to."""
+    """What the HTTP routes call; ``metrics`` is the registry they all report to, and
+    ``traces`` keeps the last memory chats for the dashboard."""
 
     chat: OpenAIService
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
@@ -46,18 +48,20 @@ class Services:
     memories: MemoryService | None = None
     memory_chat: MemoryChat | None = None
     consolidation: ConsolidationControl | None = None
+    traces: RecentTraces = field(default_factory=RecentTraces)
 
 
 def make_services(config: EchoRayConfig, clients: Clients) -> Services:
     """Compose the services over ``clients``: memory needs the embedder and the shards,
     a chat with memory needs the cognitive pipeline too."""
     metrics = GatewayMetrics()
+    traces = RecentTraces()
     chat = OpenAIService(dict(clients.models), config.limits, metrics)
     embeddings = memories = memory_chat = None
     if clients.embedder is not None:
         embeddings = EmbeddingsService(clients.embedder, config.embeddings)
         if clients.shards is not None and config.memory.enabled:
-            memories = MemoryService(clients.shards, clients.embedder, config.memory)
+            memories = MemoryService(clients.shards, clients.embedder, config.memory, metrics)
     if clients.cognition is not None and memories is not None:
         memory_chat = MemoryChat(
             chat,
@@ -65,6 +69,7 @@ def make_services(config: EchoRayConfig, clients: Clients) -> Services:
             metrics,
             deadline_s=config.cognition.pipeline_deadline_ms / 1000,
             request_timeout_s=config.limits.request_timeout_s,
+            traces=traces,
         )
     return Services(
         chat=chat,
@@ -73,6 +78,7 @@ def make_services(config: EchoRayConfig, clients: Clients) -> Services:
         memories=memories,
         memory_chat=memory_chat,
         consolidation=clients.consolidation if memories is not None else None,
+        traces=traces,
     )
 
 

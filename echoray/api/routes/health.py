@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from echoray.services.scrape import refresh_scrape_metrics
 from echoray.services.wiring import Services
 
 
@@ -30,7 +31,7 @@ def health_router(services: Services) -> APIRouter:
     # Prometheus' text format, documented as such (not FastAPI's default JSON).
     @router.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
-        await services.chat.observe_engines()  # the engine gauges, fresh for this scrape
+        await refresh_scrape_metrics(services)  # engines, shards, consolidation: fresh
         return Response(
             services.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
         )
